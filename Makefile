@@ -1,0 +1,43 @@
+# dwc — see README.md. `make demo` and `make test` work on a fresh Debian 12 machine.
+SWIFT ?= swift
+DWC_RELEASE := .build/release/dwc
+DWC_DEBUG := .build/debug/dwc
+DEMO := demo
+
+.PHONY: all bootstrap build release test unit conformance demo bench dictionary clean
+
+all: build
+
+bootstrap:
+	@Scripts/bootstrap
+
+build: bootstrap
+	$(SWIFT) build
+
+release: bootstrap
+	$(SWIFT) build -c release
+
+# Conformance against pydicom first, then the Swift test suite (whose summary closes the run).
+test: bootstrap
+	$(SWIFT) build
+	python3 Scripts/conformance.py --dwc $(DWC_DEBUG)
+	$(SWIFT) test
+
+unit: bootstrap
+	$(SWIFT) test
+
+conformance: build
+	python3 Scripts/conformance.py --dwc $(DWC_DEBUG)
+
+demo: release
+	@Scripts/demo $(DWC_RELEASE) $(DEMO)
+
+bench: release
+	python3 Scripts/bench_parse.py --dwc $(DWC_RELEASE)
+
+# Regenerate the data dictionary from pydicom's copy of the standard.
+dictionary:
+	python3 Scripts/gen-dictionary.py
+
+clean:
+	rm -rf .build $(DEMO)

@@ -1,0 +1,464 @@
+import DicomCore
+
+/// Reads DICOM objects: Part 10 files (preamble, DICM, file meta), meta without preamble, and raw
+/// data sets, in every transfer syntax. Lazy: large values stay as references in the source.
+public struct DicomReader: Sendable {
+    public var options: ParseOptions
+
+    public init(options: ParseOptions = ParseOptions()) { self.options = options }
+
+    public func read(path: String) throws -> DicomFile {
+        try read(from: FileByteSource(path: path))
+    }
+
+    public func read(from source: any ByteSource) throws -> DicomFile {
+        var parser = ElementParser(reader: SourceReader(source: source), options: options)
+        return try parser.readFile()
+    }
+}
+
+/// How one stretch of a data set is encoded.
+struct Encoding {
+    var explicitVR: Bool
+    var bigEndian: Bool
+    static let explicitLittle = Encoding(explicitVR: true, bigEndian: false)
+    static let implicitLittle = Encoding(explicitVR: false, bigEndian: false)
+}
+
+private let undefinedLength: UInt32 = 0xFFFF_FFFF
+
+struct ElementParser {
+    var reader: SourceReader
+    let options: ParseOptions
+    var warnings: [ParseWarning] = []
+    var stopOffset: UInt64?
+    private var warnedImplicitInExplicit = false
+
+    init(reader: SourceReader, options: ParseOptions) {
+        self.reader = reader
+        self.options = options
+    }
+
+    var name: String { reader.source.name }
+
+    func error(_ message: String, tag: Tag? = nil, at offset: UInt64? = nil, kind: DicomParserError.Kind = .invalid) -> DicomParserError {
+        DicomParserError(kind, source: name, offset: offset ?? reader.position, tag: tag, message: message)
+    }
+
+    /// Records a tolerated defect, or throws it in strict mode.
+    mutating func defect(_ message: String, tag: Tag? = nil, at offset: UInt64? = nil) throws {
+        let at = offset ?? reader.position
+        if options.strict { throw error(message, tag: tag, at: at, kind: .defect) }
+        if warnings.count < 1000 { warnings.append(ParseWarning(offset: at, tag: tag, message: message)) }
+    }
+
+    // MARK: File structure
+
+    mutating func readFile() throws -> DicomFile {
+        let source = reader.source
+        var preamble: [UInt8]?
+        if reader.size >= 132, try reader.peek(132).suffix(4).elementsEqual("DICM".utf8) {
+            preamble = try reader.bytes(128)
+            try reader.skip(4)
+        } else if reader.size >= 4, try reader.peek(4).elementsEqual("DICM".utf8) {
+            try defect("file starts with DICM but has no preamble", at: 0)
+            try reader.skip(4)
+        }
+
+        var meta = DataSet()
+        if reader.remaining >= 8, try firstGroup() == 0x0002 {
+            meta = try readFileMeta()
+        } else if preamble != nil {
+            try defect("Part 10 file without file meta information")
+        }
+
+        var syntax: TransferSyntax
+        var inferred = false
+        if let uid = meta.string(.transferSyntaxUID), !uid.isEmpty {
+            syntax = TransferSyntax(uid: uid)
+        } else {
+            guard let guess = try inferEncoding(knownDicom: preamble != nil || !meta.isEmpty) else {
+                throw error("not a DICOM file: no preamble, no file meta, no plausible data set", at: 0, kind: .notDicom)
+            }
+            syntax = guess
+            inferred = true
+            if preamble != nil || !meta.isEmpty {
+                try defect("file meta has no transfer syntax; inferred \(syntax.name)")
+            }
+        }
+
+        let dataSetOffset = reader.position
+        if syntax.isDeflated {
+            return try readDeflated(preamble: preamble, meta: meta, syntax: syntax, at: dataSetOffset)
+        }
+
+        var encoding = Encoding(explicitVR: syntax.isExplicitVR, bigEndian: syntax.isBigEndian)
+        if !inferred, let actual = try checkDeclaredEncoding(encoding) { encoding = actual }
+        let dataSet = try parseDataSet(encoding: encoding, end: nil, depth: 0, characterSet: .default, isItem: false)
+        return DicomFile(preamble: preamble, fileMeta: meta, dataSet: dataSet, transferSyntax: syntax,
+                         transferSyntaxInferred: inferred, dataSetOffset: dataSetOffset, stopOffset: stopOffset,
+                         warnings: warnings, source: source)
+    }
+
+    private func firstGroup() throws -> UInt16 {
+        let b = try reader.peek(2)
+        return UInt16(b[b.startIndex]) | UInt16(b[b.startIndex + 1]) << 8
+    }
+
+    /// File meta: explicit VR little endian elements of group 0002. The group length is checked
+    /// but not trusted: elements are read while the group is 0002, as pydicom and dcmtk do.
+    private mutating func readFileMeta() throws -> DataSet {
+        let start = reader.position
+        var meta = DataSet()
+        while reader.remaining >= 8, try firstGroup() == 0x0002 {
+            guard let element = try parseElement(encoding: .explicitLittle, end: nil, depth: 0, characterSet: .default) else { break }
+            meta.set(element)
+        }
+        if let declared = meta.int(.fileMetaInformationGroupLength),
+           let lengthElement = meta[.fileMetaInformationGroupLength] {
+            let actual = reader.position - lengthElement.valueOffset - 4
+            if UInt64(declared) != actual {
+                try defect("file meta group length is \(declared) but the group has \(actual) bytes", tag: .fileMetaInformationGroupLength, at: start)
+            }
+        }
+        return meta
+    }
+
+    /// Guesses the encoding of a data set that has no meta: explicit if bytes 4-5 are a VR,
+    /// big endian if the group only makes sense byte-swapped. Nil when it is not DICOM.
+    private func inferEncoding(knownDicom: Bool) throws -> TransferSyntax? {
+        guard reader.remaining >= 8 else { return nil }
+        let b = Array(try reader.peek(8))
+        let groupLE = UInt16(b[0]) | UInt16(b[1]) << 8
+        let groupBE = UInt16(b[0]) << 8 | UInt16(b[1])
+        let explicit = VR(byte0: b[4], byte1: b[5]) != nil
+        if knownDicom {
+            // Preamble or meta say it is DICOM: only the encoding is in question.
+            return explicit ? (groupLE > 0xFF && groupBE <= 0xFF ? .explicitVRBigEndian : .explicitVRLittleEndian) : .implicitVRLittleEndian
+        }
+        // A data set starts with a low, even group (0008 typically; 0000-0028 accepted).
+        let plausible: (UInt16) -> Bool = { $0 <= 0x0028 && $0 & 1 == 0 }
+        if plausible(groupLE) {
+            if !explicit {
+                // Implicit: the 32-bit length must fit in the object.
+                let length = UInt32(b[4]) | UInt32(b[5]) << 8 | UInt32(b[6]) << 16 | UInt32(b[7]) << 24
+                guard length == undefinedLength || UInt64(length) <= reader.remaining - 8 else { return nil }
+            }
+            return explicit ? .explicitVRLittleEndian : .implicitVRLittleEndian
+        }
+        if plausible(groupBE), explicit { return .explicitVRBigEndian }
+        return nil
+    }
+
+    /// Files whose meta declares one VR encoding and whose data set uses the other (pydicom and
+    /// dcmtk both read them): look at the first element and follow what it says.
+    private mutating func checkDeclaredEncoding(_ declared: Encoding) throws -> Encoding? {
+        guard reader.remaining >= 8 else { return nil }
+        let b = Array(try reader.peek(8))
+        let looksExplicit = VR(byte0: b[4], byte1: b[5]) != nil
+        if declared.explicitVR == looksExplicit { return nil }
+        if !declared.explicitVR, looksExplicit {
+            try defect("transfer syntax is implicit VR but the data set is explicit VR; reading it as explicit")
+            return Encoding(explicitVR: true, bigEndian: declared.bigEndian)
+        }
+        return nil  // explicit declared, implicit found: handled element by element
+    }
+
+    private mutating func readDeflated(preamble: [UInt8]?, meta: DataSet, syntax: TransferSyntax, at offset: UInt64) throws -> DicomFile {
+        guard let codec = options.deflate else {
+            throw error("deflated transfer syntax needs zlib, which this build does not provide", kind: .unsupported)
+        }
+        guard reader.remaining <= UInt64(Int32.max) else { throw error("deflated data set too large", kind: .unsupported) }
+        let compressed = try reader.bytes(Int(reader.remaining))
+        let inflated: [UInt8]
+        do {
+            inflated = try codec.inflate(compressed, limit: options.maxInflatedSize)
+        } catch {
+            throw self.error("cannot inflate deflated data set: \(error)", at: offset)
+        }
+        let memory = MemoryByteSource(name: name, bytes: inflated)
+        var inner = ElementParser(reader: SourceReader(source: memory), options: options)
+        let dataSet = try inner.parseDataSet(encoding: .explicitLittle, end: nil, depth: 0, characterSet: .default, isItem: false)
+        return DicomFile(preamble: preamble, fileMeta: meta, dataSet: dataSet, transferSyntax: syntax,
+                         transferSyntaxInferred: false, dataSetOffset: 0, stopOffset: inner.stopOffset,
+                         warnings: warnings + inner.warnings, source: memory)
+    }
+
+    // MARK: Data sets
+
+    /// Parses elements until `end` (defined length), an item delimiter (`isItem`, undefined
+    /// length) or the end of the source.
+    mutating func parseDataSet(encoding: Encoding, end: UInt64?, depth: Int, characterSet: SpecificCharacterSet, isItem: Bool) throws -> DataSet {
+        var dataSet = DataSet(isBigEndian: encoding.bigEndian, characterSet: characterSet)
+        let topLevel = depth == 0
+        while true {
+            if let end, reader.position >= end { break }
+            if reader.isAtEnd {
+                if isItem, end == nil { try defect("item has no item delimiter before the end of the file") }
+                break
+            }
+            let limit = end ?? reader.size
+            if limit - reader.position < 8 {
+                if topLevel {
+                    // Trailing padding after the last element.
+                    try defect("\(limit - reader.position) trailing bytes after the last element")
+                    reader.seek(to: limit)
+                    break
+                }
+                throw reader.truncated("element header")
+            }
+            let elementStart = reader.position
+            let tag = try peekTag(bigEndian: encoding.bigEndian)
+            if tag == .itemDelimitation {
+                try reader.skip(8)
+                if isItem, end == nil { return dataSet }
+                try defect("unexpected item delimiter", tag: tag, at: elementStart)
+                continue
+            }
+            if tag == .sequenceDelimitation {
+                if isItem, end == nil {
+                    // The item's delimiter is missing; let the sequence see its delimiter.
+                    try defect("item ends without an item delimiter", at: elementStart)
+                    return dataSet
+                }
+                try reader.skip(8)
+                try defect("unexpected sequence delimiter", tag: tag, at: elementStart)
+                continue
+            }
+            if tag == .item {
+                throw error("item tag outside a sequence", tag: tag, at: elementStart)
+            }
+            if topLevel, let stop = options.stopBefore, tag >= stop {
+                stopOffset = elementStart
+                break
+            }
+            guard let element = try parseElement(encoding: encoding, end: end, depth: depth, characterSet: dataSet.characterSet) else { break }
+            if element.tag == .specificCharacterSet {
+                let terms = element.strings(characterSet: .default) ?? []
+                dataSet.characterSet = SpecificCharacterSet(terms: terms.map { $0.trimmingSpaces })
+                for term in dataSet.characterSet.unknownTerms {
+                    try defect("unknown Specific Character Set term '\(term)'; decoding as default repertoire", tag: element.tag, at: elementStart)
+                }
+            }
+            dataSet.set(element)
+        }
+        resolveAmbiguousVRs(&dataSet, pixelRepresentation: dataSet.int(Tag(0x0028, 0x0103)))
+        return dataSet
+    }
+
+    private func peekTag(bigEndian: Bool) throws -> Tag {
+        let b = try reader.peek(4)
+        let i = b.startIndex
+        let group = bigEndian ? UInt16(b[i]) << 8 | UInt16(b[i + 1]) : UInt16(b[i + 1]) << 8 | UInt16(b[i])
+        let element = bigEndian ? UInt16(b[i + 2]) << 8 | UInt16(b[i + 3]) : UInt16(b[i + 3]) << 8 | UInt16(b[i + 2])
+        return Tag(group, element)
+    }
+
+    /// Reads one element's header and value. `end` bounds the enclosing item or data set.
+    mutating func parseElement(encoding: Encoding, end: UInt64?, depth: Int, characterSet: SpecificCharacterSet) throws -> DataElement? {
+        let elementStart = reader.position
+        let group = try reader.uint16(bigEndian: encoding.bigEndian)
+        let elementNumber = try reader.uint16(bigEndian: encoding.bigEndian)
+        let tag = Tag(group, elementNumber)
+        var vr: VR
+        var length: UInt32
+        var explicitHere = encoding.explicitVR
+        if encoding.explicitVR {
+            let vrBytes = try reader.peek(2)
+            if let explicitVR = VR(byte0: vrBytes[vrBytes.startIndex], byte1: vrBytes[vrBytes.startIndex + 1]) {
+                try reader.skip(2)
+                vr = explicitVR
+                if vr.hasLongLength {
+                    try reader.skip(2)
+                    length = try reader.uint32(bigEndian: encoding.bigEndian)
+                } else {
+                    length = UInt32(try reader.uint16(bigEndian: encoding.bigEndian))
+                }
+            } else {
+                // Not a VR: an implicit VR element inside an explicit VR data set.
+                if !warnedImplicitInExplicit {
+                    warnedImplicitInExplicit = true
+                    try defect("implicit VR element in an explicit VR data set", tag: tag, at: elementStart)
+                }
+                explicitHere = false
+                vr = DataDictionary.implicitVR(for: tag)
+                length = try reader.uint32(bigEndian: encoding.bigEndian)
+            }
+        } else {
+            vr = DataDictionary.implicitVR(for: tag)
+            length = try reader.uint32(bigEndian: encoding.bigEndian)
+        }
+        let valueOffset = reader.position
+        let limit = end ?? reader.size
+
+        if length == undefinedLength {
+            if tag == .pixelData || (vr != .SQ && vr != .UN && DataDictionary.entry(for: tag)?.vr != .SQ && tag.group == 0x7FE0) {
+                let pixels = try parseEncapsulated(tag: tag, limit: limit)
+                return DataElement(tag: tag, vr: vr == .UN ? .OB : vr, value: .encapsulated(pixels), valueOffset: valueOffset, hadUndefinedLength: true)
+            }
+            // SQ, or UN / other VRs with undefined length: a sequence. UN's content is implicit
+            // VR little endian (PS3.5 §6.2.2).
+            var itemEncoding = encoding
+            if vr == .UN || !explicitHere { itemEncoding = vr == .UN ? .implicitLittle : Encoding(explicitVR: false, bigEndian: encoding.bigEndian) }
+            if vr != .SQ, vr != .UN {
+                try defect("\(vr) element with undefined length read as a sequence", tag: tag, at: elementStart)
+            }
+            let items = try parseSequence(encoding: itemEncoding, end: nil, limit: limit, depth: depth + 1, characterSet: characterSet)
+            return DataElement(tag: tag, vr: .SQ, value: .sequence(items), valueOffset: valueOffset, hadUndefinedLength: true)
+        }
+
+        let available = limit - min(limit, valueOffset)
+        if UInt64(length) > available {
+            // A value cut off by the end of the file (not of an item) is read as far as it goes,
+            // as pydicom does; anything else is corrupt.
+            guard end == nil || end == reader.size else {
+                throw error("value length \(length) reaches past the end of its item (\(available) bytes left)", tag: tag, at: elementStart)
+            }
+            try defect("value length \(length) reaches past the end of the file (\(available) bytes left); truncated", tag: tag, at: elementStart)
+            length = UInt32(available)
+        }
+
+        // UN with a known public VR: re-read as that VR (pydicom's default, and dcmtk's).
+        if vr == .UN, !tag.isPrivate, let known = DataDictionary.entry(for: tag), known.vr != .UN, known.allowedVRs.count == 1 {
+            vr = known.vr
+            if vr == .SQ {
+                let items = try parseSequence(encoding: .implicitLittle, end: valueOffset + UInt64(length), limit: limit, depth: depth + 1, characterSet: characterSet)
+                return DataElement(tag: tag, vr: .SQ, value: .sequence(items), valueOffset: valueOffset)
+            }
+        }
+
+        if vr == .SQ {
+            let items = try parseSequence(encoding: encoding, end: valueOffset + UInt64(length), limit: limit, depth: depth + 1, characterSet: characterSet)
+            return DataElement(tag: tag, vr: .SQ, value: .sequence(items), valueOffset: valueOffset)
+        }
+
+        if length & 1 == 1 {
+            try defect("odd value length \(length)", tag: tag, at: elementStart)
+        }
+
+        let isPixelTag = tag == .pixelData || tag == .floatPixelData || tag == .doubleFloatPixelData
+        if isPixelTag || (vr.isBinary && Int(length) > options.bulkThreshold) {
+            try reader.skip(UInt64(length))
+            return DataElement(tag: tag, vr: vr, value: .bulk(BulkReference(offset: valueOffset, length: UInt64(length))), valueOffset: valueOffset)
+        }
+        let bytes = try reader.bytes(Int(length))
+        return DataElement(tag: tag, vr: vr, value: .bytes(bytes), valueOffset: valueOffset)
+    }
+
+    /// Items of a sequence: until `end` (defined length) or the sequence delimiter.
+    private mutating func parseSequence(encoding: Encoding, end: UInt64?, limit: UInt64, depth: Int, characterSet: SpecificCharacterSet) throws -> [DataSet] {
+        guard depth <= options.maxDepth else { throw error("sequences nested deeper than \(options.maxDepth) levels") }
+        var items: [DataSet] = []
+        let bound = end ?? limit
+        while true {
+            if let end, reader.position >= end { break }
+            if reader.position >= bound || reader.isAtEnd {
+                if end == nil { try defect("sequence has no sequence delimiter before the end of its container") }
+                break
+            }
+            guard bound - reader.position >= 8 else { throw reader.truncated("item header") }
+            let itemStart = reader.position
+            let tag = try peekTag(bigEndian: encoding.bigEndian)
+            if tag == .sequenceDelimitation {
+                try reader.skip(8)
+                if end == nil { break }
+                try defect("sequence delimiter inside a sequence of defined length", tag: tag, at: itemStart)
+                continue
+            }
+            guard tag == .item else {
+                if end == nil, tag.group != 0xFFFE {
+                    // A data element where an item or delimiter should be: the delimiter is missing.
+                    try defect("sequence ends without a sequence delimiter", tag: tag, at: itemStart)
+                    break
+                }
+                throw error("expected an item in a sequence, found \(tag)", tag: tag, at: itemStart)
+            }
+            try reader.skip(4)
+            let length = try reader.uint32(bigEndian: encoding.bigEndian)
+            if length == undefinedLength {
+                items.append(try parseDataSet(encoding: encoding, end: nil, depth: depth, characterSet: characterSet, isItem: true))
+            } else {
+                var itemEnd = reader.position + UInt64(length)
+                if itemEnd > bound {
+                    // Tolerated while the item still fits in the enclosing item; an item cut off
+                    // by the end of the file is read as far as it goes (as pydicom does).
+                    if itemEnd > limit {
+                        guard limit == reader.size else {
+                            throw error("item length \(length) reaches past the end of its container", tag: tag, at: itemStart)
+                        }
+                        itemEnd = limit
+                    }
+                    try defect("item length \(length) reaches past the end of its sequence", tag: tag, at: itemStart)
+                }
+                items.append(try parseDataSet(encoding: encoding, end: itemEnd, depth: depth, characterSet: characterSet, isItem: true))
+                if reader.position != itemEnd { reader.seek(to: itemEnd) }
+            }
+        }
+        return items
+    }
+
+    /// Encapsulated pixel data: the offset table item, then fragment items up to the sequence
+    /// delimiter. Only the 8-byte item headers are read; the fragments are skipped.
+    private mutating func parseEncapsulated(tag: Tag, limit: UInt64) throws -> EncapsulatedPixelData {
+        var table: BulkReference?
+        var fragments: [BulkReference] = []
+        while true {
+            if reader.position >= limit || reader.isAtEnd {
+                try defect("encapsulated pixel data has no sequence delimiter", tag: tag)
+                break
+            }
+            guard limit - reader.position >= 8 else {
+                try defect("\(limit - reader.position) stray bytes after the last fragment", tag: tag)
+                reader.seek(to: limit)
+                break
+            }
+            let itemStart = reader.position
+            let itemTag = Tag(try reader.uint16(bigEndian: false), try reader.uint16(bigEndian: false))
+            let length = try reader.uint32(bigEndian: false)
+            if itemTag == .sequenceDelimitation { break }
+            guard itemTag == .item else {
+                throw error("expected a fragment item in encapsulated pixel data, found \(itemTag)", tag: tag, at: itemStart)
+            }
+            guard length != undefinedLength, UInt64(length) <= limit - reader.position else {
+                if length == undefinedLength {
+                    throw error("fragment with undefined length", tag: tag, at: itemStart)
+                }
+                throw error("fragment length \(length) reaches past the end of the file", tag: tag, at: itemStart)
+            }
+            let reference = BulkReference(offset: reader.position, length: UInt64(length))
+            try reader.skip(UInt64(length))
+            if table == nil { table = reference } else { fragments.append(reference) }
+        }
+        return EncapsulatedPixelData(basicOffsetTable: table ?? BulkReference(offset: reader.position, length: 0),
+                                     fragments: fragments, endOffset: reader.position)
+    }
+
+    /// Elements read with an implicit VR whose dictionary VR is "US or SS", "OB or OW" …: choose
+    /// as PS3.5 and pydicom do, by Pixel Representation and Bits Allocated.
+    private func resolveAmbiguousVRs(_ dataSet: inout DataSet, pixelRepresentation: Int?) {
+        for element in dataSet.elements {
+            guard let entry = DataDictionary.entry(for: element.tag), entry.allowedVRs.count > 1,
+                  element.vr == entry.vr else { continue }
+            var resolved = element
+            let allowed = Set(entry.allowedVRs)
+            if allowed == [.US, .SS] {
+                resolved.vr = pixelRepresentation == 1 ? .SS : .US
+            } else if allowed == [.OB, .OW] {
+                resolved.vr = .OW
+            } else if allowed.contains(.OW), allowed.contains(.US) {
+                // LUT Data: OW unless it is a single-value element.
+                resolved.vr = .OW
+            }
+            if resolved.vr != element.vr { dataSet.set(resolved) }
+        }
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " || s.last == "\0" { s = s.dropLast() }
+        return String(s)
+    }
+}

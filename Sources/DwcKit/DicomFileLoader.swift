@@ -1,0 +1,49 @@
+import DicomCore
+import DicomDeflate
+import DicomParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens DICOM inputs the way every command does: a path, or "-" for a Part 10 stream on stdin.
+public struct DicomFileLoader: Sendable {
+    public var options: ParseOptions
+
+    public init(stopBeforePixels: Bool = false, strict: Bool = false) {
+        options = ParseOptions(stopBefore: stopBeforePixels ? .pixelData : nil, strict: strict, deflate: ZlibDeflateCodec())
+    }
+
+    public func load(_ path: String) throws -> DicomFile {
+        do {
+            let source: any ByteSource = path == "-" ? try Self.standardInput() : try FileByteSource(path: path)
+            return try DicomReader(options: options).read(from: source)
+        } catch {
+            throw DwcError(error)
+        }
+    }
+
+    public func load(from source: any ByteSource) throws -> DicomFile {
+        do {
+            return try DicomReader(options: options).read(from: source)
+        } catch {
+            throw DwcError(error)
+        }
+    }
+
+    /// stdin is not seekable in general: it is read whole into memory.
+    static func standardInput() throws -> MemoryByteSource {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DwcError(.cannotReadInput, "<stdin>: read failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        if bytes.isEmpty { throw DwcError(.noInput, "<stdin>: no input") }
+        return MemoryByteSource(name: "<stdin>", bytes: bytes)
+    }
+}
