@@ -33,7 +33,13 @@ public struct DataSet: Sendable {
     }
 
     /// Adds or replaces the element with the same tag (a later duplicate wins, as in pydicom).
+    /// Setting Specific Character Set (0008,0005) sets `characterSet`.
     public mutating func set(_ element: DataElement) {
+        if element.tag == .specificCharacterSet {
+            characterSet = SpecificCharacterSet(terms: (element.strings(characterSet: .default) ?? []).map {
+                $0.trimmingCharacters(in: " ")
+            })
+        }
         if let last = elements.last, last.tag < element.tag {
             elements.append(element)
             return

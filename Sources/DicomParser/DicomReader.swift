@@ -190,7 +190,7 @@ struct ElementParser {
     /// length) or the end of the source.
     mutating func parseDataSet(encoding: Encoding, end: UInt64?, depth: Int, characterSet: SpecificCharacterSet, isItem: Bool) throws -> DataSet {
         var dataSet = DataSet(isBigEndian: encoding.bigEndian, characterSet: characterSet)
-        let topLevel = depth == 0
+        let topLevel = depth == 0 && !isItem
         while true {
             if let end, reader.position >= end { break }
             if reader.isAtEnd {
@@ -199,11 +199,11 @@ struct ElementParser {
             }
             let limit = end ?? reader.size
             if limit - reader.position < 8 {
-                if topLevel {
+                if end == nil {
                     // Trailing padding after the last element.
                     try defect("\(limit - reader.position) trailing bytes after the last element")
                     reader.seek(to: limit)
-                    break
+                    continue
                 }
                 throw reader.truncated("element header")
             }
@@ -233,14 +233,12 @@ struct ElementParser {
                 break
             }
             guard let element = try parseElement(encoding: encoding, end: end, depth: depth, characterSet: dataSet.characterSet) else { break }
+            dataSet.set(element)
             if element.tag == .specificCharacterSet {
-                let terms = element.strings(characterSet: .default) ?? []
-                dataSet.characterSet = SpecificCharacterSet(terms: terms.map { $0.trimmingSpaces })
                 for term in dataSet.characterSet.unknownTerms {
                     try defect("unknown Specific Character Set term '\(term)'; decoding as default repertoire", tag: element.tag, at: elementStart)
                 }
             }
-            dataSet.set(element)
         }
         resolveAmbiguousVRs(&dataSet, pixelRepresentation: dataSet.int(Tag(0x0028, 0x0103)))
         return dataSet
