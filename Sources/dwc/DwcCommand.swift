@@ -9,12 +9,8 @@ struct DwcCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dwc",
         abstract: "DICOMweb for the shell: index, search, retrieve and render DICOM files on disk.",
-        discussion: """
-        Exit status: 0 ok; 1 syntax; 20 cannot read input; 21 not found; 22 invalid input;
-        23 no valid input; 25 bad input dir; 40 cannot write; 45 bad output dir; 80 index error;
-        81 stale index; 82 unsupported transfer syntax; 83 decode failed; 84 frame out of range;
-        85 encode failed. Messages go to stderr prefixed E: W: I: D:, data to stdout.
-        """,
+        discussion: "Data goes to stdout, messages to stderr prefixed E: W: I: D:.\n\nExit status:\n"
+            + ExitStatus.allCases.map { "  \(String($0.rawValue).padding(3)) \($0.meaning)" }.joined(separator: "\n"),
         version: versionText,
         subcommands: [DumpCommand.self, BenchCommand.self])
 
@@ -49,4 +45,8 @@ struct DwcCommand: ParsableCommand {
             Glibc.exit(code == .validationFailure ? ExitStatus.syntax.rawValue : code.rawValue)
         }
     }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }
