@@ -21,8 +21,10 @@ let package = Package(
         .target(name: "DicomParser", dependencies: ["DicomCore"]),
         // zlib raw inflate/deflate for the Deflated Explicit VR Little Endian syntax.
         .target(name: "DicomDeflate", dependencies: ["DicomParser", "CZlib"]),
+        // The SQLite index: schema, writer, QIDO-RS queries (the only importer of CSQLite3).
+        .target(name: "DicomIndex", dependencies: ["DicomCore", "DicomParser", "CSQLite3"]),
         // Operations behind the commands: typed options in, typed results out.
-        .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "CSQLite3"]),
+        .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "DicomIndex"]),
         .executableTarget(name: "dwc", dependencies: [
             "DwcKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -30,6 +32,7 @@ let package = Package(
 
         .testTarget(name: "DicomCoreTests", dependencies: ["DicomCore"]),
         .testTarget(name: "DicomParserTests", dependencies: ["DicomCore", "DicomParser", "DicomDeflate"]),
+        .testTarget(name: "DicomIndexTests", dependencies: ["DicomCore", "DicomParser", "DicomIndex"]),
         .testTarget(name: "DwcCLITests", dependencies: ["DwcKit"]),
     ],
     swiftLanguageModes: [.v6]

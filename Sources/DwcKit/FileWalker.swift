@@ -2,23 +2,69 @@
 import Glibc
 #endif
 
-/// Lists regular files under paths (recursively, hidden entries skipped, sorted for
-/// deterministic order). Symlinks are not followed.
-public enum FileWalker {
-    public static func regularFiles(under paths: [String]) -> [String] {
-        var result: [String] = []
-        for path in paths { walk(path, into: &result) }
-        return result
+/// A file found by a walk, with the stat fields incremental indexing compares.
+public struct FoundFile: Sendable {
+    public var path: String
+    public var size: Int64
+    public var mtimeNanoseconds: Int64
+    public var inode: Int64
+}
+
+/// Lists regular files under paths: recursive, hidden entries (and so `.dwc`) skipped, sorted
+/// for a deterministic order, symlinks followed only on request (with loop detection), and
+/// include/exclude globs matched against the file name and the path.
+public struct FileWalker: Sendable {
+    public var followSymlinks = false
+    public var include: [String] = []
+    public var exclude: [String] = []
+
+    public init(followSymlinks: Bool = false, include: [String] = [], exclude: [String] = []) {
+        self.followSymlinks = followSymlinks
+        self.include = include
+        self.exclude = exclude
     }
 
-    private static func walk(_ path: String, into result: inout [String]) {
+    /// Unreadable directories, reported by the walk.
+    public struct Problem: Sendable { public var path: String; public var message: String }
+
+    public func walk(_ paths: [String]) -> (files: [FoundFile], problems: [Problem]) {
+        var files: [FoundFile] = []
+        var problems: [Problem] = []
+        var visited = Set<DirectoryID>()
+        for path in paths { walk(path, explicit: true, into: &files, problems: &problems, visited: &visited) }
+        return (files, problems)
+    }
+
+    public static func regularFiles(under paths: [String]) -> [String] {
+        FileWalker().walk(paths).files.map(\.path)
+    }
+
+    private struct DirectoryID: Hashable { var device: UInt64; var inode: UInt64 }
+
+    private func walk(_ path: String, explicit: Bool, into files: inout [FoundFile], problems: inout [Problem], visited: inout Set<DirectoryID>) {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return }
+        guard lstat(path, &info) == 0 else {
+            problems.append(Problem(path: path, message: String(cString: strerror(errno))))
+            return
+        }
+        if (info.st_mode & S_IFMT) == S_IFLNK {
+            // Paths named on the command line are followed like `find -H`; links inside the tree
+            // only with --follow-symlinks.
+            guard explicit || followSymlinks, stat(path, &info) == 0 else { return }
+        }
         switch info.st_mode & S_IFMT {
         case S_IFREG:
-            result.append(path)
+            guard accepts(path) else { return }
+            files.append(FoundFile(path: path, size: Int64(info.st_size),
+                                   mtimeNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+                                   inode: Int64(bitPattern: UInt64(info.st_ino))))
         case S_IFDIR:
-            guard let dir = opendir(path) else { return }
+            let id = DirectoryID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            guard visited.insert(id).inserted else { return }  // a symlink loop
+            guard let dir = opendir(path) else {
+                problems.append(Problem(path: path, message: "cannot read directory: \(String(cString: strerror(errno)))"))
+                return
+            }
             var names: [String] = []
             while let entry = readdir(dir) {
                 let name = withUnsafePointer(to: entry.pointee.d_name) {
@@ -28,9 +74,37 @@ public enum FileWalker {
                 names.append(name)
             }
             closedir(dir)
-            for name in names.sorted() { walk(path.hasSuffix("/") ? path + name : path + "/" + name, into: &result) }
+            let base = path.hasSuffix("/") ? path : path + "/"
+            for name in names.sorted() { walk(base + name, explicit: false, into: &files, problems: &problems, visited: &visited) }
         default:
             break
         }
     }
+
+    func accepts(_ path: String) -> Bool {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        func matches(_ pattern: String) -> Bool {
+            fnmatch(pattern, name, 0) == 0 || fnmatch(pattern, path, 0) == 0
+        }
+        if !include.isEmpty, !include.contains(where: matches) { return false }
+        return !exclude.contains(where: matches)
+    }
+}
+
+/// stat(2) of one path as a FoundFile; nil when it is not a readable regular file.
+public func statFile(_ path: String) -> FoundFile? {
+    var info = stat()
+    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return FoundFile(path: path, size: Int64(info.st_size),
+                     mtimeNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+                     inode: Int64(bitPattern: UInt64(info.st_ino)))
+}
+
+/// The absolute, symlink-free form of a path (realpath), or the path made absolute.
+public func absolutePath(_ path: String) -> String {
+    if let resolved = realpath(path, nil) {
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+    return path.hasPrefix("/") ? path : currentDirectory() + "/" + path
 }

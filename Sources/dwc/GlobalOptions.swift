@@ -1,4 +1,5 @@
 import ArgumentParser
+import DwcKit
 
 /// Options every command takes (GUIDE §3).
 struct GlobalOptions: ParsableArguments {
@@ -19,6 +20,8 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("Log level: fatal, error, warn, info, debug, trace.", valueName: "level"))
     var logLevel: String?
+
+    var location: ArchiveLocation { ArchiveLocation(archive: archive, index: index) }
 
     func apply() throws {
         var level = quiet ? -1 : min(verbose, 2)

@@ -1,0 +1,79 @@
+/// The index's tables, generated from `QueryAttributes` (docs/index-schema.md describes them).
+enum IndexSchema {
+    /// Bump when the layout of the fixed columns changes; the attribute list has its own signature.
+    static let version = "1"
+
+    static func sqlType(_ match: MatchKind) -> String { match == .integer ? "INTEGER" : "TEXT" }
+
+    /// Extra columns a matching kind needs beside the value itself.
+    static func searchColumns(for a: QueryAttribute) -> [(name: String, type: String)] {
+        switch a.match {
+        case .personName:
+            // Lowercased Alphabetic, Ideographic and Phonetic groups, and " comp comp … " for fuzzy.
+            return [(a.column + "_a", "TEXT"), (a.column + "_i", "TEXT"), (a.column + "_p", "TEXT"), (a.column + "_fuzzy", "TEXT")]
+        case .time: return [(a.column + "_sec", "REAL")]
+        case .dateTime: return [(a.column + "_norm", "TEXT")]
+        default: return []
+        }
+    }
+
+    static func columns(for level: QueryLevel) -> [(name: String, type: String)] {
+        QueryAttributes.attributes(at: level).flatMap { [($0.column, sqlType($0.match))] + searchColumns(for: $0) }
+    }
+
+    static var createStatements: [String] {
+        func list(_ level: QueryLevel) -> String { columns(for: level).map { "  \($0.name) \($0.type),\n" }.joined() }
+        return [
+            "CREATE TABLE IF NOT EXISTS dwc_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS studies(
+              study_pk INTEGER PRIMARY KEY,
+            \(list(.study))  num_series INTEGER NOT NULL DEFAULT 0,
+              num_instances INTEGER NOT NULL DEFAULT 0,
+              modalities TEXT,
+              sop_classes TEXT)
+            """,
+            "CREATE UNIQUE INDEX IF NOT EXISTS studies_uid ON studies(study_uid)",
+            "CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date, study_time)",
+            "CREATE INDEX IF NOT EXISTS studies_patient_id ON studies(patient_id)",
+            "CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession_number)",
+            "CREATE INDEX IF NOT EXISTS studies_patient_name ON studies(patient_name_a)",
+            """
+            CREATE TABLE IF NOT EXISTS series(
+              series_pk INTEGER PRIMARY KEY,
+              study_pk INTEGER NOT NULL REFERENCES studies(study_pk),
+            \(list(.series))  num_instances INTEGER NOT NULL DEFAULT 0)
+            """,
+            "CREATE UNIQUE INDEX IF NOT EXISTS series_uid ON series(series_uid)",
+            "CREATE INDEX IF NOT EXISTS series_study ON series(study_pk, modality)",
+            "CREATE INDEX IF NOT EXISTS series_modality ON series(modality)",
+            """
+            CREATE TABLE IF NOT EXISTS instances(
+              instance_pk INTEGER PRIMARY KEY,
+              series_pk INTEGER NOT NULL REFERENCES series(series_pk),
+            \(list(.instance))  path TEXT NOT NULL,
+              size INTEGER NOT NULL,
+              mtime_ns INTEGER NOT NULL,
+              inode INTEGER NOT NULL,
+              transfer_syntax TEXT NOT NULL,
+              pixel_offset INTEGER,
+              pixel_length INTEGER,
+              pixel_encapsulated INTEGER NOT NULL DEFAULT 0,
+              frame_table BLOB)
+            """,
+            "CREATE UNIQUE INDEX IF NOT EXISTS instances_uid ON instances(sop_uid)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS instances_path ON instances(path)",
+            "CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk, instance_number)",
+            // Every file seen, DICOM or not, so unchanged files are skipped on the next run.
+            """
+            CREATE TABLE IF NOT EXISTS files(
+              path TEXT PRIMARY KEY,
+              size INTEGER NOT NULL,
+              mtime_ns INTEGER NOT NULL,
+              inode INTEGER NOT NULL,
+              status TEXT NOT NULL,
+              message TEXT)
+            """,
+        ]
+    }
+}

@@ -1,0 +1,161 @@
+import CSQLite3
+
+/// SQLITE_TRANSIENT: SQLite copies bound text and blobs.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// A connection to one SQLite database (the only importer of CSQLite3). Not shared between
+/// threads: each thread or process opens its own.
+public final class SQLiteDatabase {
+    public let path: String
+    private var handle: OpaquePointer?
+    private var statements: [String: Statement] = [:]
+
+    public init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws {
+        self.path = path
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        var db: OpaquePointer?
+        let status = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        handle = db
+        guard status == SQLITE_OK else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close_v2(db)
+            handle = nil
+            throw IndexError(.database, path: path, "cannot open index: \(message)")
+        }
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+
+    func error(_ what: String) -> IndexError {
+        let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed"
+        return IndexError(.database, path: path, "\(what): \(message)")
+    }
+
+    /// Runs one or more statements without results.
+    public func execute(_ sql: String) throws {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        if sqlite3_exec(handle, sql, nil, nil, &errorMessage) != SQLITE_OK {
+            let message = errorMessage.map { String(cString: $0) } ?? "error"
+            sqlite3_free(errorMessage)
+            throw IndexError(.database, path: path, "\(message) in: \(sql.prefix(120))")
+        }
+    }
+
+    /// A prepared statement, cached by its SQL text.
+    public func prepare(_ sql: String) throws -> Statement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        var raw: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &raw, nil) == SQLITE_OK, let raw else {
+            throw error("cannot prepare \(sql.prefix(200))")
+        }
+        let statement = Statement(raw, database: self)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs `body` in a transaction that takes the write lock at once (BEGIN IMMEDIATE), so two
+    /// processes writing the same index wait for each other instead of failing mid-way.
+    public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+}
+
+/// One prepared statement: bind by 1-based index, step, read columns by 0-based index.
+public final class Statement {
+    private let raw: OpaquePointer
+    private unowned let database: SQLiteDatabase
+
+    init(_ raw: OpaquePointer, database: SQLiteDatabase) {
+        self.raw = raw
+        self.database = database
+    }
+
+    deinit { sqlite3_finalize(raw) }
+
+    func reset() {
+        sqlite3_reset(raw)
+        sqlite3_clear_bindings(raw)
+    }
+
+    @discardableResult
+    public func bind(_ values: [SQLValue]) -> Statement {
+        for (i, value) in values.enumerated() { bind(value, at: Int32(i + 1)) }
+        return self
+    }
+
+    public func bind(_ value: SQLValue, at index: Int32) {
+        switch value {
+        case .null: sqlite3_bind_null(raw, index)
+        case .integer(let v): sqlite3_bind_int64(raw, index, v)
+        case .real(let v): sqlite3_bind_double(raw, index, v)
+        case .text(let v): sqlite3_bind_text(raw, index, v, -1, transient)
+        case .blob(let v):
+            _ = v.withUnsafeBytes { sqlite3_bind_blob(raw, index, $0.baseAddress, Int32($0.count), transient) }
+        }
+    }
+
+    /// Advances to the next row; false when done.
+    public func step() throws -> Bool {
+        switch sqlite3_step(raw) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw database.error("query failed")
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    public func run(_ values: [SQLValue] = []) throws {
+        bind(values)
+        while try step() {}
+        sqlite3_reset(raw)
+    }
+
+    public var columnCount: Int32 { sqlite3_column_count(raw) }
+    public func columnName(_ i: Int32) -> String { String(cString: sqlite3_column_name(raw, i)) }
+    public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(raw, i) == SQLITE_NULL }
+    public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(raw, i) }
+    public func double(_ i: Int32) -> Double { sqlite3_column_double(raw, i) }
+
+    public func text(_ i: Int32) -> String? {
+        guard let p = sqlite3_column_text(raw, i) else { return nil }
+        return String(cString: p)
+    }
+
+    public func blob(_ i: Int32) -> [UInt8]? {
+        let count = Int(sqlite3_column_bytes(raw, i))
+        guard let p = sqlite3_column_blob(raw, i) else { return count == 0 && !isNull(i) ? [] : nil }
+        return Array(UnsafeRawBufferPointer(start: p, count: count))
+    }
+}
+
+public enum SQLValue: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+
+    public init(_ text: String?) { self = text.map { .text($0) } ?? .null }
+    public init(_ int: Int?) { self = int.map { .integer(Int64($0)) } ?? .null }
+}

@@ -1,0 +1,209 @@
+import DicomCore
+import DicomIndex
+import DicomParser
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dwc index`: walks the archive, parses the headers of new and changed files in parallel and
+/// records them through one writer in batched transactions.
+public struct IndexOperation: Sendable {
+    public var location: ArchiveLocation
+    /// Files and directories to index; the archive root when empty.
+    public var paths: [String] = []
+    /// Explicit file list (--files-from); no walk and no pruning then.
+    public var fileList: [String]?
+    public var walker = FileWalker()
+    public var prune = true
+    public var rebuild = false
+    public var jobs = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    public var batchSize = 512
+
+    public init(location: ArchiveLocation) { self.location = location }
+
+    public struct Summary: Sendable {
+        public var added = 0, updated = 0, unchanged = 0, removed = 0
+        public var notDicom = 0, dicomdir = 0, duplicates = 0, failed = 0
+        public var elapsedSeconds = 0.0
+        public var filesPerSecond: Double { elapsedSeconds > 0 ? Double(added + updated) / elapsedSeconds : 0 }
+
+        public var line: String {
+            "indexed: \(added) added, \(updated) updated, \(unchanged) unchanged, \(removed) removed, "
+                + "\(notDicom) skipped-not-DICOM, \(dicomdir) DICOMDIR, \(duplicates) duplicates, \(failed) failed "
+                + "in \(String(format1: elapsedSeconds)) s (\(Int(filesPerSecond.rounded())) files/s)"
+        }
+
+        public var json: String {
+            "{\"added\": \(added), \"updated\": \(updated), \"unchanged\": \(unchanged), \"removed\": \(removed), "
+                + "\"skipped_not_dicom\": \(notDicom), \"dicomdir\": \(dicomdir), \"duplicates\": \(duplicates), "
+                + "\"failed\": \(failed), \"elapsed_s\": \(elapsedSeconds), \"files_per_s\": \(filesPerSecond)}"
+        }
+    }
+
+    /// Messages for the user: problems with files (path and reason) and progress.
+    public struct Reporter: Sendable {
+        public var problem: @Sendable (String) -> Void
+        public var warning: @Sendable (String) -> Void
+        public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+        public init(problem: @escaping @Sendable (String) -> Void, warning: @escaping @Sendable (String) -> Void,
+                    progress: (@Sendable (Int, Int) -> Void)? = nil) {
+            self.problem = problem
+            self.warning = warning
+            self.progress = progress
+        }
+    }
+
+    public func run(reporter: Reporter) throws -> Summary {
+        let start = monotonicSeconds()
+        var summary = Summary()
+        try location.prepareIndexDirectory()
+        let index: ArchiveIndex
+        do {
+            index = try ArchiveIndex(path: location.indexPath, create: true, rebuild: rebuild)
+        } catch {
+            throw DwcError(error)
+        }
+
+        // Discover.
+        var found: [FoundFile] = []
+        if let fileList {
+            for path in fileList {
+                if let file = statFile(absolutePath(path)) { found.append(file) } else {
+                    reporter.problem("\(path): not a readable regular file")
+                    summary.failed += 1
+                }
+            }
+        } else {
+            let roots = (paths.isEmpty ? [location.root] : paths).map(absolutePath)
+            for root in roots where statFile(root) == nil && !isDirectory(root) {
+                throw DwcError(.badInputDirectory, "\(root): no such file or directory")
+            }
+            let walk = walker.walk(roots)
+            found = walk.files
+            for problem in walk.problems {
+                reporter.problem("\(problem.path): \(problem.message)")
+                summary.failed += 1
+            }
+        }
+
+        // Compare with what the index has seen.
+        let known: [String: ArchiveIndex.KnownFile]
+        do { known = try index.knownFiles() } catch { throw DwcError(error) }
+        var toParse: [(file: FoundFile, stored: String)] = []
+        var seen = Set<String>()
+        for file in found {
+            let stored = location.storedPath(forAbsolute: file.path)
+            guard seen.insert(stored).inserted else { continue }
+            let stamp = InstanceRecord.FileStamp(size: file.size, mtimeNanoseconds: file.mtimeNanoseconds, inode: file.inode)
+            if !rebuild, let previous = known[stored], previous.stamp == stamp {
+                summary.unchanged += 1
+                switch previous.status {
+                case .notDicom: summary.notDicom += 1
+                case .dicomdir: summary.dicomdir += 1
+                case .duplicate: summary.duplicates += 1
+                case .failed: summary.failed += 1
+                case .instance: break
+                }
+                continue
+            }
+            toParse.append((file, stored))
+        }
+
+        // Parse in parallel, write each batch in one transaction.
+        let loader = DicomFileLoader(stopBeforePixels: true)
+        let locationCopy = location
+        var done = 0
+        for batchStart in stride(from: 0, to: toParse.count, by: batchSize) {
+            let batch = Array(toParse[batchStart..<min(batchStart + batchSize, toParse.count)])
+            let results = Mutex<[IndexedFile?]>(Array(repeating: nil, count: batch.count))
+            let messages = Mutex<[(Int, String, Bool)]>([])
+            let workers = max(1, min(jobs, batch.count))
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for i in stride(from: worker, to: batch.count, by: workers) {
+                    let (file, stored) = batch[i]
+                    let (result, message, isProblem) = Self.examine(file: file, stored: stored, loader: loader)
+                    results.withLock { $0[i] = result }
+                    if let message { messages.withLock { $0.append((i, message, isProblem)) } }
+                }
+            }
+            for (_, message, isProblem) in messages.withLock({ $0 }).sorted(by: { $0.0 < $1.0 }) {
+                if isProblem { reporter.problem(message) } else { reporter.warning(message) }
+            }
+            let files = results.withLock { $0 }.compactMap { $0 }
+            let outcomes: [RecordOutcome]
+            do {
+                outcomes = try index.record(files) { stored in statFile(locationCopy.absolute(stored)) != nil }
+            } catch {
+                throw DwcError(error)
+            }
+            for (file, outcome) in zip(files, outcomes) {
+                switch outcome {
+                case .added: summary.added += 1
+                case .updated: summary.updated += 1
+                case .duplicate(let existing):
+                    summary.duplicates += 1
+                    if case .instance(let record) = file {
+                        reporter.warning("\(locationCopy.absolute(record.path)): duplicate of \(locationCopy.absolute(existing)) (same SOPInstanceUID \(record.sopUID)); not indexed")
+                    }
+                case .other:
+                    if case .other(_, _, let status, _) = file {
+                        switch status {
+                        case .notDicom: summary.notDicom += 1
+                        case .dicomdir: summary.dicomdir += 1
+                        default: summary.failed += 1
+                        }
+                    }
+                }
+            }
+            done += batch.count
+            reporter.progress?(done, toParse.count)
+        }
+
+        // Forget files that are gone from the walked roots.
+        if prune, fileList == nil {
+            let roots = (paths.isEmpty ? [location.root] : paths).map(absolutePath)
+            let gone = known.keys.filter { stored in
+                guard !seen.contains(stored) else { return false }
+                let path = location.absolute(stored)
+                return roots.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+            }
+            do { summary.removed = try index.remove(paths: gone.sorted()) } catch { throw DwcError(error) }
+        }
+        summary.elapsedSeconds = monotonicSeconds() - start
+        return summary
+    }
+
+    /// Parses one file's header into what the index records, with a message for the user.
+    static func examine(file: FoundFile, stored: String, loader: DicomFileLoader) -> (IndexedFile, String?, Bool) {
+        let stamp = InstanceRecord.FileStamp(size: file.size, mtimeNanoseconds: file.mtimeNanoseconds, inode: file.inode)
+        do {
+            let source = try FileByteSource(path: file.path)
+            let parsed = try DicomReader(options: loader.options).read(from: source)
+            if parsed.fileMeta.string(.mediaStorageSOPClassUID) == "1.2.840.10008.1.3.10" {
+                return (.other(path: stored, stamp: stamp, status: .dicomdir, message: "DICOMDIR"), nil, false)
+            }
+            let record = try InstanceRecord(file: parsed, path: stored, stamp: stamp)
+            let warning = parsed.warnings.isEmpty ? nil : "\(file.path): " + parsed.warnings.map(\.description).joined(separator: "; ")
+            return (.instance(record), warning, false)
+        } catch let error as DicomParserError where error.kind == .notDicom {
+            return (.other(path: stored, stamp: stamp, status: .notDicom, message: error.message), nil, false)
+        } catch {
+            let message = DwcError(error).message
+            return (.other(path: stored, stamp: stamp, status: .failed, message: message), message, true)
+        }
+    }
+}
+
+func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+}
+
+extension String {
+    init(format1 value: Double) {
+        let tenths = Int((value * 10).rounded())
+        self = "\(tenths / 10).\(abs(tenths % 10))"
+    }
+}

@@ -1,0 +1,106 @@
+@preconcurrency import ArgumentParser
+import DwcKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Record the DICOM files of an archive in its SQLite index (headers only, incremental).",
+        discussion: """
+        Walks PATHs (default: the archive root), skipping hidden entries and the .dwc folder; files
+        are recognised by content, not extension. Only new and changed files (size, mtime, inode)
+        are read, and only their headers; files gone from the walked paths are forgotten. The index
+        is <archive>/.dwc/index.sqlite unless --index. Ends with a summary line on stderr (or JSON
+        on stdout with --summary-json). Exit status 0, or 22 when some files failed.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .short, help: ArgumentHelp("Parallel parsers (default: the number of cores).", valueName: "n"))
+    var jobs: Int?
+
+    @Flag(help: "Follow symbolic links inside the tree (loops are detected).")
+    var followSymlinks = false
+
+    @Option(help: ArgumentHelp("Index only files whose name or path matches this glob (repeatable).", valueName: "glob"))
+    var include: [String] = []
+
+    @Option(help: ArgumentHelp("Skip files whose name or path matches this glob (repeatable).", valueName: "glob"))
+    var exclude: [String] = []
+
+    @Option(help: ArgumentHelp("Index the files listed in FILE (- for stdin), one per line.", valueName: "file"))
+    var filesFrom: String?
+
+    @Flag(name: .customShort("0"), help: "--files-from entries are separated by NUL, not newline.")
+    var null = false
+
+    @Flag(help: "Keep entries whose files are gone.")
+    var noPrune = false
+
+    @Flag(help: "Start the index over.")
+    var rebuild = false
+
+    @Flag(help: "Print the summary as JSON on stdout.")
+    var summaryJson = false
+
+    @Argument(help: ArgumentHelp("Files or directories to index (default: the archive root).", valueName: "path"))
+    var paths: [String] = []
+
+    func validate() throws {
+        if let jobs, jobs < 1 { throw ValidationError("-j must be at least 1") }
+        if filesFrom != nil, !paths.isEmpty { throw ValidationError("give PATHs or --files-from, not both") }
+    }
+
+    func run() throws {
+        try global.apply()
+        var operation = IndexOperation(location: global.location)
+        operation.paths = paths
+        operation.walker = FileWalker(followSymlinks: followSymlinks, include: include, exclude: exclude)
+        operation.prune = !noPrune
+        operation.rebuild = rebuild
+        if let jobs { operation.jobs = jobs }
+        if let filesFrom { operation.fileList = try readList(filesFrom, separator: null ? 0 : 10) }
+        let showProgress = isatty(2) == 1 && Output.verbosity >= 0
+        var reporter = IndexOperation.Reporter(problem: { Output.error($0) }, warning: { Output.warning($0) })
+        if showProgress {
+            reporter.progress = { done, total in Output.standardError("\rindexing: \(done)/\(total) files") }
+        }
+        let summary = try operation.run(reporter: reporter)
+        if showProgress { Output.standardError("\r\u{1B}[K") }
+        if summaryJson { Output.write(summary.json + "\n") }
+        if Output.verbosity >= 0 { Output.standardError(summary.line + "\n") }
+        Output.flush()
+        if summary.failed > 0 { throw ExitCode(ExitStatus.invalidInput.rawValue) }
+    }
+}
+
+/// Reads a list of paths from a file or stdin.
+func readList(_ path: String, separator: UInt8) throws -> [String] {
+    let bytes: [UInt8]
+    do {
+        bytes = path == "-" ? try readAll(fd: 0) : try readAll(path: path)
+    } catch {
+        throw DwcError(.cannotReadInput, "\(path): cannot read list: \(error)")
+    }
+    return bytes.split(separator: separator).map { String(decoding: $0, as: UTF8.self) }.filter { !$0.isEmpty }
+}
+
+func readAll(path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw DwcError(.noInput, "\(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    return try readAll(fd: fd)
+}
+
+func readAll(fd: Int32) throws -> [UInt8] {
+    var result: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { if errno == EINTR { continue }; throw DwcError(.cannotReadInput, String(cString: strerror(errno))) }
+        if n == 0 { return result }
+        result += chunk[0..<n]
+    }
+}
