@@ -33,7 +33,7 @@ let package = Package(
         .testTarget(name: "DicomCoreTests", dependencies: ["DicomCore"]),
         .testTarget(name: "DicomParserTests", dependencies: ["DicomCore", "DicomParser", "DicomDeflate"]),
         .testTarget(name: "DicomIndexTests", dependencies: ["DicomCore", "DicomParser", "DicomIndex"]),
-        .testTarget(name: "DwcCLITests", dependencies: ["DwcKit"]),
+        .testTarget(name: "DwcCLITests", dependencies: ["DwcKit", "DicomIndex", "DicomParser", "DicomCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

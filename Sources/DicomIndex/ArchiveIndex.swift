@@ -56,7 +56,9 @@ public final class ArchiveIndex {
 
     private func storedMeta() throws -> [String: String] {
         let exists = try database.prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='dwc_meta'")
-        guard try exists.step(), exists.int(0) == 1 else { return [:] }
+        let hasMeta = try exists.step() && exists.int(0) == 1
+        exists.reset()
+        guard hasMeta else { return [:] }
         var meta: [String: String] = [:]
         let statement = try database.prepare("SELECT key, value FROM dwc_meta")
         while try statement.step() { meta[statement.text(0) ?? ""] = statement.text(1) ?? "" }
@@ -110,15 +112,18 @@ public final class ArchiveIndex {
             byPath.bind([.text(record.path)])
             var outcome: RecordOutcome = .added
             if try byPath.step() {
-                if byPath.text(0) != record.sopUID {
+                outcome = .updated
+                let previous = byPath.text(0)
+                byPath.reset()
+                if previous != record.sopUID {
                     try removeInstance(atPath: record.path, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies)
-                } else {
-                    outcome = .updated
                 }
             }
             let bySOP = try database.prepare("SELECT path, series_pk FROM instances WHERE sop_uid = ?")
             bySOP.bind([.text(record.sopUID)])
-            if try bySOP.step(), let existing = bySOP.text(0), existing != record.path {
+            let existingPath = try bySOP.step() ? bySOP.text(0) : nil
+            bySOP.reset()
+            if let existing = existingPath, existing != record.path {
                 if isLive(existing) {
                     try upsertFile(path: record.path, stamp: record.stamp, status: .duplicate, message: "same SOPInstanceUID as \(existing)")
                     return .duplicate(of: existing)
@@ -131,6 +136,7 @@ public final class ArchiveIndex {
             if try oldSeries.step() {
                 touchedSeries.insert(oldSeries.int(0))
                 touchedStudies.insert(oldSeries.int(1))
+                oldSeries.reset()
             }
             let studyPK = try upsertLevel(.study, record: record, parent: nil)
             let seriesPK = try upsertLevel(.series, record: record, parent: studyPK)
@@ -213,7 +219,7 @@ public final class ArchiveIndex {
         statement.bind(values.map(\.1))
         guard try statement.step() else { throw database.error("upsert into \(level.table) returned nothing") }
         let result = statement.int(0)
-        while try statement.step() {}
+        statement.reset()
         return result
     }
 
@@ -223,6 +229,7 @@ public final class ArchiveIndex {
         if try find.step() {
             touchedSeries.insert(find.int(0))
             touchedStudies.insert(find.int(1))
+            find.reset()
         }
         try database.prepare("DELETE FROM instances WHERE path = ?").run([.text(path)])
     }

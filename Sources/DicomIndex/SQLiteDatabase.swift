@@ -93,7 +93,9 @@ public final class Statement {
 
     deinit { sqlite3_finalize(raw) }
 
-    func reset() {
+    /// Ends the statement's use: an unfinished SELECT would keep its read transaction (and an
+    /// old snapshot) open, which makes a later BEGIN IMMEDIATE fail with SQLITE_BUSY at once.
+    public func reset() {
         sqlite3_reset(raw)
         sqlite3_clear_bindings(raw)
     }
@@ -119,8 +121,13 @@ public final class Statement {
     public func step() throws -> Bool {
         switch sqlite3_step(raw) {
         case SQLITE_ROW: return true
-        case SQLITE_DONE: return false
-        default: throw database.error("query failed")
+        case SQLITE_DONE:
+            sqlite3_reset(raw)
+            return false
+        default:
+            let error = database.error("query failed")
+            sqlite3_reset(raw)
+            throw error
         }
     }
 

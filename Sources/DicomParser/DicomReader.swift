@@ -77,7 +77,9 @@ struct ElementParser {
         if let uid = meta.string(.transferSyntaxUID), !uid.isEmpty {
             syntax = TransferSyntax(uid: uid)
         } else {
-            guard let guess = try inferEncoding(knownDicom: preamble != nil || !meta.isEmpty) else {
+            let knownDicom = preamble != nil || !meta.isEmpty
+            guard let guess = try inferEncoding(knownDicom: knownDicom) else {
+                if knownDicom { throw reader.truncated("no data set after the file meta") }
                 throw error("not a DICOM file: no preamble, no file meta, no plausible data set", at: 0, kind: .notDicom)
             }
             syntax = guess

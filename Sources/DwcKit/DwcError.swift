@@ -1,3 +1,4 @@
+import DicomIndex
 import DicomParser
 
 /// Process exit codes, in dcmtk's ranges (docs/exit-codes.md lists them).
@@ -62,6 +63,12 @@ public struct DwcError: Error, CustomStringConvertible, Sendable {
             case .cannotRead: self.init(.cannotReadInput, e.description)
             case .notDicom, .invalid, .defect: self.init(.invalidInput, e.description)
             case .unsupported: self.init(.unsupportedTransferSyntax, e.description)
+            }
+        case let e as IndexError:
+            switch e.kind {
+            case .database: self.init(.indexError, e.description)
+            case .stale: self.init(.staleIndex, e.description)
+            case .query: self.init(.syntax, e.description)
             }
         default:
             self.init(.invalidInput, String(describing: error))
