@@ -11,50 +11,108 @@ public struct DictionaryEntry: Sendable {
 }
 
 /// Lookups in the data dictionary generated from the standard by Scripts/gen-dictionary.py.
-/// The table is parsed once, on first use.
+/// The table is parsed once, on first use, at the byte level (every dwc process pays for it, so
+/// it must cost about a millisecond, not tens).
 public enum DataDictionary {
     private struct Tables: Sendable {
-        var byTag: [UInt32: DictionaryEntry] = [:]
-        var byKeyword: [String: DictionaryEntry] = [:]
+        /// Sorted by tag, as the generated table is.
+        var entries: [DictionaryEntry] = []
         /// Repeating groups (50xx, 60xx …): mask of fixed bits, value of those bits, entry.
         var repeaters: [(mask: UInt32, value: UInt32, entry: DictionaryEntry)] = []
     }
 
     private static let tables: Tables = {
         var tables = Tables()
-        for line in dictionaryTable.split(separator: "\n") {
-            guard let entry = parse(line: line, tagText: nil) else { continue }
-            tables.byTag[entry.tag.rawValue] = entry
-            if !entry.keyword.isEmpty { tables.byKeyword[entry.keyword] = entry }
+        tables.entries.reserveCapacity(5200)
+        forEachRow(dictionaryTable) { fields in
+            guard let tag = hexValue(fields[0]), let entry = entry(tag: tag, fields) else { return }
+            tables.entries.append(entry)
         }
-        for line in repeatersTable.split(separator: "\n") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard let maskText = fields.first, maskText.count == 8 else { continue }
+        forEachRow(repeatersTable) { fields in
             var mask: UInt32 = 0, value: UInt32 = 0
-            for char in maskText {
+            for byte in fields[0] {
                 mask <<= 4; value <<= 4
-                if let digit = char.hexDigitValue { mask |= 0xF; value |= UInt32(digit) }
+                if let digit = hexDigit(byte) { mask |= 0xF; value |= UInt32(digit) }
             }
-            guard let entry = parse(line: line, tagText: String(format8: value)) else { continue }
+            guard let entry = entry(tag: value, fields) else { return }
             tables.repeaters.append((mask, value, entry))
-            if !entry.keyword.isEmpty, tables.byKeyword[entry.keyword] == nil { tables.byKeyword[entry.keyword] = entry }
         }
         return tables
     }()
 
-    private static func parse(line: Substring, tagText: String?) -> DictionaryEntry? {
-        let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-        guard fields.count >= 6, let raw = UInt32(tagText ?? String(fields[0]), radix: 16) else { return nil }
+    private static let byKeyword: [String: DictionaryEntry] = {
+        var result: [String: DictionaryEntry] = [:]
+        result.reserveCapacity(tables.entries.count)
+        for entry in tables.entries where !entry.keyword.isEmpty { result[entry.keyword] = entry }
+        for repeater in tables.repeaters where result[repeater.entry.keyword] == nil { result[repeater.entry.keyword] = repeater.entry }
+        return result
+    }()
+
+    /// Calls `body` with the six tab-separated fields of each line, as byte slices.
+    private static func forEachRow(_ table: String, _ body: ([ArraySlice<UInt8>]) -> Void) {
+        let bytes = Array(table.utf8)
+        var fields: [ArraySlice<UInt8>] = []
+        fields.reserveCapacity(6)
+        var lineStart = 0
+        var fieldStart = 0
+        for i in 0...bytes.count {
+            let byte: UInt8 = i < bytes.count ? bytes[i] : 10
+            if byte == 9 {
+                fields.append(bytes[fieldStart..<i])
+                fieldStart = i + 1
+            } else if byte == 10 {
+                fields.append(bytes[fieldStart..<i])
+                if fields.count >= 6 { body(fields) }
+                fields.removeAll(keepingCapacity: true)
+                lineStart = i + 1
+                fieldStart = lineStart
+            }
+        }
+    }
+
+    private static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: return byte - 0x30
+        case 0x41...0x46: return byte - 0x41 + 10
+        case 0x61...0x66: return byte - 0x61 + 10
+        default: return nil
+        }
+    }
+
+    private static func hexValue(_ field: ArraySlice<UInt8>) -> UInt32? {
+        guard field.count == 8 else { return nil }
+        var value: UInt32 = 0
+        for byte in field {
+            guard let digit = hexDigit(byte) else { return nil }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    private static func entry(tag: UInt32, _ f: [ArraySlice<UInt8>]) -> DictionaryEntry? {
         // "US or SS or OW", "OB or OW", "NONE" (item tags), "" for a few retired commands.
-        let vrs = fields[1].split(separator: " ").compactMap { VR(rawValue: String($0)) }
-        return DictionaryEntry(tag: Tag(rawValue: raw), vr: vrs.first ?? .UN, allowedVRs: vrs.isEmpty ? [.UN] : vrs,
-                               vm: String(fields[2]), keyword: String(fields[3]), name: String(fields[4]),
-                               isRetired: fields[5] == "R")
+        var vrs: [VR] = []
+        var i = f[1].startIndex
+        while i + 1 < f[1].endIndex {
+            if let vr = VR(byte0: f[1][i], byte1: f[1][i + 1]) { vrs.append(vr) }
+            i += 1
+            while i < f[1].endIndex, f[1][i] != 0x20 { i += 1 }
+            i += 1
+        }
+        return DictionaryEntry(tag: Tag(rawValue: tag), vr: vrs.first ?? .UN, allowedVRs: vrs.isEmpty ? [.UN] : vrs,
+                               vm: String(decoding: f[2], as: UTF8.self), keyword: String(decoding: f[3], as: UTF8.self),
+                               name: String(decoding: f[4], as: UTF8.self), isRetired: f[5].first == UInt8(ascii: "R"))
     }
 
     public static func entry(for tag: Tag) -> DictionaryEntry? {
-        let tables = Self.tables
-        if let entry = tables.byTag[tag.rawValue] { return entry }
+        let entries = tables.entries
+        var low = 0, high = entries.count
+        while low < high {
+            let mid = (low + high) / 2
+            let t = entries[mid].tag
+            if t == tag { return entries[mid] }
+            if t < tag { low = mid + 1 } else { high = mid }
+        }
         if tag.isPrivate { return nil }
         if tag.element == 0 {
             // Every standard group has a group length (gggg,0000), UL, retired outside group 0002.
@@ -67,7 +125,7 @@ public enum DataDictionary {
         return nil
     }
 
-    public static func entry(keyword: String) -> DictionaryEntry? { tables.byKeyword[keyword] }
+    public static func entry(keyword: String) -> DictionaryEntry? { byKeyword[keyword] }
 
     /// The VR an implicit VR data set implies for `tag`: the dictionary's first VR, UL for group
     /// lengths, LO for private creators, UN otherwise.

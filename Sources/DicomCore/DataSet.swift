@@ -86,6 +86,12 @@ extension DataElement {
     public func strings(characterSet: SpecificCharacterSet) -> [String]? {
         guard vr.isString, let bytes = self.bytes else { return nil }
         if bytes.isEmpty { return [] }
+        // Fast path: plain ASCII (no escape sequences) needs no character set and splits at the
+        // backslash byte; most values of most files are this.
+        if !bytes.contains(where: { $0 >= 0x80 || $0 == 0x1B }) {
+            if vr.isSingleValuedText { return [trimmedValue(bytes[...])] }
+            return bytes.split(separator: 0x5C, omittingEmptySubsequences: false).map { trimmedValue($0) }
+        }
         let text = characterSet.decode(bytes[...], vr: vr)
         let values: [Substring] = vr.isSingleValuedText
             ? [Substring(text)]
@@ -99,6 +105,16 @@ extension DataElement {
             }
             return String(v)
         }
+    }
+
+    /// One ASCII value with the same trimming as above, on bytes.
+    private func trimmedValue(_ bytes: ArraySlice<UInt8>) -> String {
+        var value = bytes
+        while let last = value.last, last == 0x20 || last == 0 { value = value.dropLast() }
+        if vr == .AE || vr == .DS || vr == .IS {
+            while value.first == 0x20 { value = value.dropFirst() }
+        }
+        return String(decoding: value, as: UTF8.self)
     }
 
     public func ints(bigEndian: Bool) -> [Int]? {

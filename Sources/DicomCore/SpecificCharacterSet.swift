@@ -394,7 +394,7 @@ extension SpecificCharacterSet {
                         var j = i
                         while j < end, bytes[j] >= 0x21, bytes[j] <= 0x7E { j += 1 }
                         decodeJIS(bytes[i..<j], set: g0, into: &out)
-                        i = j
+                        i = max(j, i + 1)   // always advance (j > i here, as 0x21 <= b <= 0x7E)
                     }
                     continue
                 }

@@ -80,6 +80,14 @@ public struct TransferSyntax: Hashable, Sendable, CustomStringConvertible {
     public static let explicitVRBigEndian = TransferSyntax(uid: "1.2.840.10008.1.2.2")
     public static let deflatedExplicitVRLittleEndian = TransferSyntax(uid: "1.2.840.10008.1.2.1.99")
 
-    public var name: String { UIDRegistry.name(for: uid) ?? "unknown transfer syntax" }
+    public var name: String {
+        // The common ones without touching the registry (parsed on first use).
+        switch uid {
+        case "1.2.840.10008.1.2": return "Implicit VR Little Endian"
+        case "1.2.840.10008.1.2.1": return "Explicit VR Little Endian"
+        case "1.2.840.10008.1.2.2": return "Explicit VR Big Endian"
+        default: return UIDRegistry.name(for: uid) ?? "unknown transfer syntax"
+        }
+    }
     public var description: String { "\(uid) (\(name))" }
 }

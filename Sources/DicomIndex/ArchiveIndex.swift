@@ -1,4 +1,5 @@
 import DicomCore
+import Synchronization
 
 /// One file as the indexer saw it.
 public enum IndexedFile: Sendable {
@@ -91,15 +92,23 @@ public final class ArchiveIndex {
         try database.writeTransaction {
             var touchedSeries = Set<Int64>(), touchedStudies = Set<Int64>()
             var outcomes: [RecordOutcome] = []
+            var batch = BatchKeys()
             for file in files {
-                outcomes.append(try record(file, isLive: isLive, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies))
+                outcomes.append(try record(file, isLive: isLive, batch: &batch, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies))
             }
             try refreshAggregates(series: touchedSeries, studies: touchedStudies)
             return outcomes
         }
     }
 
-    private func record(_ file: IndexedFile, isLive: (String) -> Bool,
+    /// Study and series rows already written in this batch: written once per batch, not once
+    /// per instance.
+    private struct BatchKeys {
+        var studies: [String: Int64] = [:]
+        var series: [String: Int64] = [:]
+    }
+
+    private func record(_ file: IndexedFile, isLive: (String) -> Bool, batch: inout BatchKeys,
                         touchedSeries: inout Set<Int64>, touchedStudies: inout Set<Int64>) throws -> RecordOutcome {
         switch file {
         case .other(let path, let stamp, let status, let message):
@@ -138,8 +147,10 @@ public final class ArchiveIndex {
                 touchedStudies.insert(oldSeries.int(1))
                 oldSeries.reset()
             }
-            let studyPK = try upsertLevel(.study, record: record, parent: nil)
-            let seriesPK = try upsertLevel(.series, record: record, parent: studyPK)
+            let studyPK = try batch.studies[record.studyUID] ?? upsertLevel(.study, record: record, parent: nil)
+            batch.studies[record.studyUID] = studyPK
+            let seriesPK = try batch.series[record.seriesUID] ?? upsertLevel(.series, record: record, parent: studyPK)
+            batch.series[record.seriesUID] = seriesPK
             _ = try upsertLevel(.instance, record: record, parent: seriesPK)
             touchedSeries.insert(seriesPK)
             touchedStudies.insert(studyPK)
@@ -209,18 +220,29 @@ public final class ArchiveIndex {
             values.append(("pixel_encapsulated", .integer(record.pixelEncapsulated ? 1 : 0)))
             values.append(("frame_table", record.frameTable.map { .blob($0) } ?? .null))
         }
-        let columns = values.map(\.0)
-        let updates = columns.filter { $0 != key }.map { column in
-            level == .instance ? "\(column) = excluded.\(column)" : "\(column) = COALESCE(excluded.\(column), \(column))"
-        }
-        let sql = "INSERT INTO \(level.table)(\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) "
-            + "ON CONFLICT(\(key)) DO UPDATE SET \(updates.joined(separator: ", ")) RETURNING \(pk)"
+        let sql = Self.upsertSQL(level, columns: values.map(\.0), key: key, primaryKey: pk)
         let statement = try database.prepare(sql)
         statement.bind(values.map(\.1))
         guard try statement.step() else { throw database.error("upsert into \(level.table) returned nothing") }
         let result = statement.int(0)
         statement.reset()
         return result
+    }
+
+    /// The upsert statement of a level; the column list is the same for every record, so the
+    /// text is built once per level and column count.
+    private static let upsertCache = Mutex<[String: String]>([:])
+
+    private static func upsertSQL(_ level: QueryLevel, columns: [String], key: String, primaryKey: String) -> String {
+        let cacheKey = "\(level.rawValue):\(columns.count)"
+        if let cached = upsertCache.withLock({ $0[cacheKey] }) { return cached }
+        let updates = columns.filter { $0 != key }.map { column in
+            level == .instance ? "\(column) = excluded.\(column)" : "\(column) = COALESCE(excluded.\(column), \(column))"
+        }
+        let sql = "INSERT INTO \(level.table)(\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) "
+            + "ON CONFLICT(\(key)) DO UPDATE SET \(updates.joined(separator: ", ")) RETURNING \(primaryKey)"
+        upsertCache.withLock { $0[cacheKey] = sql }
+        return sql
     }
 
     private func removeInstance(atPath path: String, touchedSeries: inout Set<Int64>, touchedStudies: inout Set<Int64>) throws {

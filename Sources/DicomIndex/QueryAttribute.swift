@@ -107,7 +107,9 @@ public enum QueryAttributes {
         QueryAttribute("ImageType", .instance, "image_type", .none),
     ]
 
-    public static func attributes(at level: QueryLevel) -> [QueryAttribute] { all.filter { $0.level == level } }
+    public static func attributes(at level: QueryLevel) -> [QueryAttribute] { byLevel[level] ?? [] }
+
+    private static let byLevel: [QueryLevel: [QueryAttribute]] = Dictionary(grouping: all, by: \.level)
 
     public static func attribute(for tag: Tag) -> QueryAttribute? { byTag[tag] }
 

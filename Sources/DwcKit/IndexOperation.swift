@@ -47,6 +47,8 @@ public struct IndexOperation: Sendable {
         public var problem: @Sendable (String) -> Void
         public var warning: @Sendable (String) -> Void
         public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+        /// Phase timings for -d.
+        public var debug: (@Sendable (String) -> Void)?
         public init(problem: @escaping @Sendable (String) -> Void, warning: @escaping @Sendable (String) -> Void,
                     progress: (@Sendable (Int, Int) -> Void)? = nil) {
             self.problem = problem
@@ -88,6 +90,8 @@ public struct IndexOperation: Sendable {
             }
         }
 
+        reporter.debug?("discovered \(found.count) files in \(String(format1: (monotonicSeconds() - start) * 1000)) ms")
+
         // Compare with what the index has seen.
         let known: [String: ArchiveIndex.KnownFile]
         do { known = try index.knownFiles() } catch { throw DwcError(error) }
@@ -115,8 +119,10 @@ public struct IndexOperation: Sendable {
         let loader = DicomFileLoader(stopBeforePixels: true)
         let locationCopy = location
         var done = 0
+        var parseTime = 0.0, writeTime = 0.0
         for batchStart in stride(from: 0, to: toParse.count, by: batchSize) {
             let batch = Array(toParse[batchStart..<min(batchStart + batchSize, toParse.count)])
+            let batchBegin = monotonicSeconds()
             let results = Mutex<[IndexedFile?]>(Array(repeating: nil, count: batch.count))
             let messages = Mutex<[(Int, String, Bool)]>([])
             let workers = max(1, min(jobs, batch.count))
@@ -131,6 +137,8 @@ public struct IndexOperation: Sendable {
             for (_, message, isProblem) in messages.withLock({ $0 }).sorted(by: { $0.0 < $1.0 }) {
                 if isProblem { reporter.problem(message) } else { reporter.warning(message) }
             }
+            let parsed = monotonicSeconds()
+            parseTime += parsed - batchBegin
             let files = results.withLock { $0 }.compactMap { $0 }
             let outcomes: [RecordOutcome]
             do {
@@ -138,6 +146,7 @@ public struct IndexOperation: Sendable {
             } catch {
                 throw DwcError(error)
             }
+            writeTime += monotonicSeconds() - parsed
             for (file, outcome) in zip(files, outcomes) {
                 switch outcome {
                 case .added: summary.added += 1
@@ -160,6 +169,8 @@ public struct IndexOperation: Sendable {
             done += batch.count
             reporter.progress?(done, toParse.count)
         }
+
+        reporter.debug?("parsed \(toParse.count) files in \(String(format1: parseTime * 1000)) ms, wrote them in \(String(format1: writeTime * 1000)) ms")
 
         // Forget files that are gone from the walked roots.
         if prune, fileList == nil {

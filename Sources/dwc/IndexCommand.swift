@@ -64,6 +64,7 @@ struct IndexCommand: ParsableCommand {
         if let filesFrom { operation.fileList = try readList(filesFrom, separator: null ? 0 : 10) }
         let showProgress = isatty(2) == 1 && Output.verbosity >= 0
         var reporter = IndexOperation.Reporter(problem: { Output.error($0) }, warning: { Output.warning($0) })
+        if Output.verbosity >= 2 { reporter.debug = { Output.debug($0) } }
         if showProgress {
             reporter.progress = { done, total in Output.standardError("\rindexing: \(done)/\(total) files") }
         }
