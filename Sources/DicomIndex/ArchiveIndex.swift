@@ -1,5 +1,8 @@
 import DicomCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One file as the indexer saw it.
 public enum IndexedFile: Sendable {
@@ -28,10 +31,19 @@ public final class ArchiveIndex {
     /// attribute set is stale (IndexError.stale) unless `create` and `rebuild` are both set.
     public init(path: String, create: Bool, rebuild: Bool = false) throws {
         database = try SQLiteDatabase(path: path, readOnly: false)
-        do {
-            try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY")
-        } catch {
-            throw IndexError(.database, path: path, "not a usable SQLite index (\(error))")
+        // Switching a new database to WAL needs an exclusive lock, and SQLite may answer "locked"
+        // at once instead of waiting when other processes are opening it at the same moment.
+        var attempt = 0
+        while true {
+            do {
+                try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY")
+                break
+            } catch let error as IndexError where error.message.contains("locked") && attempt < 200 {
+                attempt += 1
+                usleep(50_000)
+            } catch {
+                throw IndexError(.database, path: path, "not a usable SQLite index (\(error))")
+            }
         }
         if rebuild {
             try database.writeTransaction {
@@ -116,36 +128,39 @@ public final class ArchiveIndex {
             try upsertFile(path: path, stamp: stamp, status: status, message: message)
             return .other
         case .instance(let record):
-            // A file that held another instance before: that instance is gone.
-            let byPath = try database.prepare("SELECT sop_uid FROM instances WHERE path = ?")
-            byPath.bind([.text(record.path)])
+            // One look-up finds both the instance this path held before and the row that already
+            // has this SOP Instance UID (a duplicate, a moved file, or the same file again).
+            let lookup = try database.prepare("""
+                SELECT i.path, i.sop_uid, i.series_pk, s.study_pk FROM instances i JOIN series s USING (series_pk)
+                WHERE i.path = ?1 OR i.sop_uid = ?2
+                """)
+            lookup.bind([.text(record.path), .text(record.sopUID)])
+            var pathHeldOther = false
+            var existingPath: String?
             var outcome: RecordOutcome = .added
-            if try byPath.step() {
-                outcome = .updated
-                let previous = byPath.text(0)
-                byPath.reset()
-                if previous != record.sopUID {
-                    try removeInstance(atPath: record.path, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies)
+            while try lookup.step() {
+                let path = lookup.text(0), sop = lookup.text(1)
+                if path == record.path { outcome = .updated }
+                if path == record.path, sop != record.sopUID { pathHeldOther = true }
+                if sop == record.sopUID {
+                    existingPath = path
+                    touchedSeries.insert(lookup.int(2))
+                    touchedStudies.insert(lookup.int(3))
                 }
             }
-            let bySOP = try database.prepare("SELECT path, series_pk FROM instances WHERE sop_uid = ?")
-            bySOP.bind([.text(record.sopUID)])
-            let existingPath = try bySOP.step() ? bySOP.text(0) : nil
-            bySOP.reset()
             if let existing = existingPath, existing != record.path {
                 if isLive(existing) {
+                    if pathHeldOther {
+                        try removeInstance(atPath: record.path, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies)
+                    }
                     try upsertFile(path: record.path, stamp: record.stamp, status: .duplicate, message: "same SOPInstanceUID as \(existing)")
                     return .duplicate(of: existing)
                 }
                 outcome = .updated  // the file moved
                 try database.prepare("DELETE FROM files WHERE path = ?").run([.text(existing)])
             }
-            let oldSeries = try database.prepare("SELECT i.series_pk, s.study_pk FROM instances i JOIN series s USING (series_pk) WHERE i.sop_uid = ?")
-            oldSeries.bind([.text(record.sopUID)])
-            if try oldSeries.step() {
-                touchedSeries.insert(oldSeries.int(0))
-                touchedStudies.insert(oldSeries.int(1))
-                oldSeries.reset()
+            if pathHeldOther {
+                try removeInstance(atPath: record.path, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies)
             }
             let studyPK = try batch.studies[record.studyUID] ?? upsertLevel(.study, record: record, parent: nil)
             batch.studies[record.studyUID] = studyPK

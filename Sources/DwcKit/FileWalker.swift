@@ -82,6 +82,7 @@ public struct FileWalker: Sendable {
     }
 
     func accepts(_ path: String) -> Bool {
+        if include.isEmpty, exclude.isEmpty { return true }
         let name = path.split(separator: "/").last.map(String.init) ?? path
         func matches(_ pattern: String) -> Bool {
             fnmatch(pattern, name, 0) == 0 || fnmatch(pattern, path, 0) == 0

@@ -119,34 +119,38 @@ public struct IndexOperation: Sendable {
         let loader = DicomFileLoader(stopBeforePixels: true)
         let locationCopy = location
         var done = 0
-        var parseTime = 0.0, writeTime = 0.0
-        for batchStart in stride(from: 0, to: toParse.count, by: batchSize) {
-            let batch = Array(toParse[batchStart..<min(batchStart + batchSize, toParse.count)])
-            let batchBegin = monotonicSeconds()
-            let results = Mutex<[IndexedFile?]>(Array(repeating: nil, count: batch.count))
-            let messages = Mutex<[(Int, String, Bool)]>([])
-            let workers = max(1, min(jobs, batch.count))
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for i in stride(from: worker, to: batch.count, by: workers) {
-                    let (file, stored) = batch[i]
-                    let (result, message, isProblem) = Self.examine(file: file, stored: stored, loader: loader)
-                    results.withLock { $0[i] = result }
-                    if let message { messages.withLock { $0.append((i, message, isProblem)) } }
+        var waitTime = 0.0, writeTime = 0.0
+        // Batch k+1 is parsed on the worker threads while batch k is written.
+        let batches = stride(from: 0, to: toParse.count, by: batchSize).map {
+            Array(toParse[$0..<min($0 + batchSize, toParse.count)])
+        }
+        let jobs = self.jobs
+        let ahead = Mutex<ParsedBatch?>(nil)
+        let group = DispatchGroup()
+        var current = batches.isEmpty ? nil : Self.parse(batches[0], jobs: jobs, loader: loader)
+        for (number, batch) in batches.enumerated() {
+            guard let parsedBatch = current else { break }
+            if number + 1 < batches.count {
+                let next = batches[number + 1]
+                group.enter()
+                DispatchQueue.global().async {
+                    let result = Self.parse(next, jobs: jobs, loader: loader)
+                    ahead.withLock { $0 = result }
+                    group.leave()
                 }
             }
-            for (_, message, isProblem) in messages.withLock({ $0 }).sorted(by: { $0.0 < $1.0 }) {
+            for (message, isProblem) in parsedBatch.messages {
                 if isProblem { reporter.problem(message) } else { reporter.warning(message) }
             }
-            let parsed = monotonicSeconds()
-            parseTime += parsed - batchBegin
-            let files = results.withLock { $0 }.compactMap { $0 }
+            let files = parsedBatch.files
+            let writeStart = monotonicSeconds()
             let outcomes: [RecordOutcome]
             do {
                 outcomes = try index.record(files) { stored in statFile(locationCopy.absolute(stored)) != nil }
             } catch {
                 throw DwcError(error)
             }
-            writeTime += monotonicSeconds() - parsed
+            writeTime += monotonicSeconds() - writeStart
             for (file, outcome) in zip(files, outcomes) {
                 switch outcome {
                 case .added: summary.added += 1
@@ -168,9 +172,13 @@ public struct IndexOperation: Sendable {
             }
             done += batch.count
             reporter.progress?(done, toParse.count)
+            let waitStart = monotonicSeconds()
+            group.wait()
+            waitTime += monotonicSeconds() - waitStart
+            current = ahead.withLock { value in defer { value = nil }; return value }
         }
 
-        reporter.debug?("parsed \(toParse.count) files in \(String(format1: parseTime * 1000)) ms, wrote them in \(String(format1: writeTime * 1000)) ms")
+        reporter.debug?("parsed \(toParse.count) files (waited \(String(format1: waitTime * 1000)) ms for parsers), wrote them in \(String(format1: writeTime * 1000)) ms")
 
         // Forget files that are gone from the walked roots.
         if prune, fileList == nil {
@@ -184,6 +192,26 @@ public struct IndexOperation: Sendable {
         }
         summary.elapsedSeconds = monotonicSeconds() - start
         return summary
+    }
+
+    struct ParsedBatch: Sendable {
+        var files: [IndexedFile]
+        /// Problems and warnings in file order: (message, isProblem).
+        var messages: [(String, Bool)]
+    }
+
+    /// Parses a batch on `jobs` threads.
+    static func parse(_ batch: [(file: FoundFile, stored: String)], jobs: Int, loader: DicomFileLoader) -> ParsedBatch {
+        let results = Mutex<[(IndexedFile, String?, Bool)?]>(Array(repeating: nil, count: batch.count))
+        let workers = max(1, min(jobs, batch.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for i in stride(from: worker, to: batch.count, by: workers) {
+                let result = examine(file: batch[i].file, stored: batch[i].stored, loader: loader)
+                results.withLock { $0[i] = result }
+            }
+        }
+        let all = results.withLock { $0 }.compactMap { $0 }
+        return ParsedBatch(files: all.map(\.0), messages: all.compactMap { r in r.1.map { ($0, r.2) } })
     }
 
     /// Parses one file's header into what the index records, with a message for the user.
