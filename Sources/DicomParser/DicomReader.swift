@@ -33,6 +33,11 @@ struct ElementParser {
     var warnings: [ParseWarning] = []
     var stopOffset: UInt64?
     private var warnedImplicitInExplicit = false
+    /// Pixel Representation of each data set being parsed, innermost last: "US or SS" elements
+    /// read with an implicit VR take it from the nearest data set that has one.
+    private var pixelRepresentations: [Int?] = []
+    /// Tags read with an implicit VR whose dictionary entry allows several VRs, per data set.
+    private var ambiguousTags: [[Tag]] = []
 
     init(reader: SourceReader, options: ParseOptions) {
         self.reader = reader
@@ -192,6 +197,12 @@ struct ElementParser {
     /// length) or the end of the source.
     mutating func parseDataSet(encoding: Encoding, end: UInt64?, depth: Int, characterSet: SpecificCharacterSet, isItem: Bool) throws -> DataSet {
         var dataSet = DataSet(isBigEndian: encoding.bigEndian, characterSet: characterSet)
+        pixelRepresentations.append(nil)
+        ambiguousTags.append([])
+        defer {
+            pixelRepresentations.removeLast()
+            ambiguousTags.removeLast()
+        }
         let topLevel = depth == 0 && !isItem
         while true {
             if let end, reader.position >= end { break }
@@ -236,13 +247,14 @@ struct ElementParser {
             }
             guard let element = try parseElement(encoding: encoding, end: end, depth: depth, characterSet: dataSet.characterSet) else { break }
             dataSet.set(element)
+            if element.tag == Tag(0x0028, 0x0103) { pixelRepresentations[pixelRepresentations.count - 1] = dataSet.int(element.tag) }
             if element.tag == .specificCharacterSet {
                 for term in dataSet.characterSet.unknownTerms {
                     try defect("unknown Specific Character Set term '\(term)'; decoding as default repertoire", tag: element.tag, at: elementStart)
                 }
             }
         }
-        resolveAmbiguousVRs(&dataSet, pixelRepresentation: dataSet.int(Tag(0x0028, 0x0103)))
+        resolveAmbiguousVRs(&dataSet, tags: ambiguousTags.last ?? [])
         return dataSet
     }
 
@@ -287,6 +299,9 @@ struct ElementParser {
         } else {
             vr = DataDictionary.implicitVR(for: tag)
             length = try reader.uint32(bigEndian: encoding.bigEndian)
+        }
+        if !explicitHere, (DataDictionary.entry(for: tag)?.allowedVRs.count ?? 0) > 1, !ambiguousTags.isEmpty {
+            ambiguousTags[ambiguousTags.count - 1].append(tag)
         }
         let valueOffset = reader.position
         let limit = end ?? reader.size
@@ -433,23 +448,25 @@ struct ElementParser {
                                      fragments: fragments, endOffset: reader.position)
     }
 
-    /// Elements read with an implicit VR whose dictionary VR is "US or SS", "OB or OW" …: choose
-    /// as PS3.5 and pydicom do, by Pixel Representation and Bits Allocated.
-    private func resolveAmbiguousVRs(_ dataSet: inout DataSet, pixelRepresentation: Int?) {
-        for element in dataSet.elements {
-            guard let entry = DataDictionary.entry(for: element.tag), entry.allowedVRs.count > 1,
-                  element.vr == entry.vr else { continue }
-            var resolved = element
+    /// Elements read with an implicit VR whose dictionary allows several VRs ("US or SS",
+    /// "OB or OW", "US or OW"): chosen as PS3.5 and pydicom do.
+    private func resolveAmbiguousVRs(_ dataSet: inout DataSet, tags: [Tag]) {
+        for tag in tags {
+            guard var element = dataSet[tag], let entry = DataDictionary.entry(for: tag) else { continue }
             let allowed = Set(entry.allowedVRs)
-            if allowed == [.US, .SS] {
-                resolved.vr = pixelRepresentation == 1 ? .SS : .US
-            } else if allowed == [.OB, .OW] {
-                resolved.vr = .OW
+            if allowed.isSuperset(of: [.US, .SS]) && !allowed.contains(.OW) {
+                let representation = pixelRepresentations.reversed().lazy.compactMap { $0 }.first
+                    ?? (dataSet[.pixelData] == nil ? 0 : 1)
+                element.vr = representation == 0 ? .US : .SS
             } else if allowed.contains(.OW), allowed.contains(.US) {
-                // LUT Data: OW unless it is a single-value element.
-                resolved.vr = .OW
+                // LUT Data: US when the LUT Descriptor says one entry, else OW (PS3.3 C.11.1.1.1).
+                element.vr = dataSet.int(Tag(0x0028, 0x3002)) == 1 ? .US : .OW
+            } else if allowed == [.OB, .OW] {
+                if case .encapsulated = element.value { element.vr = .OB } else { element.vr = .OW }
+            } else {
+                continue
             }
-            if resolved.vr != element.vr { dataSet.set(resolved) }
+            dataSet.set(element)
         }
     }
 }
