@@ -14,6 +14,10 @@ let package = Package(
         // C libraries, one shim each; only one Swift target imports each shim.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
+        .systemLibrary(name: "CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
         // Tags, VRs, dictionary, UIDs, values, data sets, character sets, DICOM JSON. No C.
         .target(name: "DicomCore"),
@@ -23,8 +27,11 @@ let package = Package(
         .target(name: "DicomDeflate", dependencies: ["DicomParser", "CZlib"]),
         // The SQLite index: schema, writer, QIDO-RS queries (the only importer of CSQLite3).
         .target(name: "DicomIndex", dependencies: ["DicomCore", "DicomParser", "CSQLite3"]),
+        // Frame decoders and image encoders: one PixelDecoder per transfer syntax (C libraries
+        // for JPEG, JPEG 2000, JPEG-LS, PNG; RLE and JPEG Lossless in Swift).
+        .target(name: "DicomCodecs", dependencies: ["DicomCore", "CTurboJPEG", "COpenJPEG", "CCharLS", "CPNG"]),
         // Operations behind the commands: typed options in, typed results out.
-        .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "DicomIndex"]),
+        .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "DicomIndex", "DicomCodecs"]),
         .executableTarget(name: "dwc", dependencies: [
             "DwcKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -32,6 +39,7 @@ let package = Package(
 
         .testTarget(name: "DicomCoreTests", dependencies: ["DicomCore"]),
         .testTarget(name: "DicomParserTests", dependencies: ["DicomCore", "DicomParser", "DicomDeflate"]),
+        .testTarget(name: "DicomCodecsTests", dependencies: ["DicomCore", "DicomCodecs"]),
         .testTarget(name: "DicomIndexTests", dependencies: ["DicomCore", "DicomParser", "DicomIndex"]),
         .testTarget(name: "DwcCLITests", dependencies: ["DwcKit", "DicomIndex", "DicomParser", "DicomCore"]),
     ],
