@@ -63,8 +63,8 @@ public struct InstanceRecord: Sendable {
             pixelLength = location.length
             pixelEncapsulated = location.isEncapsulated
             let frames = max(1, ds.int(.numberOfFrames) ?? 1)
-            if location.isEncapsulated, let spans = try? file.frameSpansFromOffsetTables(location: location, frameCount: frames) {
-                frameTable = FrameSpan.pack(spans)
+            if location.isEncapsulated, let table = try? file.frameSpansFromOffsetTables(location: location, frameCount: frames) {
+                frameTable = FrameSpan.pack(table.spans)
             }
         }
     }

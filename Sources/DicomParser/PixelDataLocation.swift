@@ -15,6 +15,14 @@ public struct PixelDataLocation: Sendable, Equatable {
     public var firstFragmentOffset: UInt64?
 
     public var isEncapsulated: Bool { length == nil }
+
+    public init(elementOffset: UInt64, valueOffset: UInt64, length: UInt64?, basicOffsetTable: [UInt64], firstFragmentOffset: UInt64?) {
+        self.elementOffset = elementOffset
+        self.valueOffset = valueOffset
+        self.length = length
+        self.basicOffsetTable = basicOffsetTable
+        self.firstFragmentOffset = firstFragmentOffset
+    }
 }
 
 /// The byte span holding one frame. Native data: the frame's bytes. Encapsulated data: from
@@ -116,7 +124,7 @@ extension DicomFile {
 
     /// Frame spans from the Extended Offset Table (with its lengths) or a non-empty Basic Offset
     /// Table, checked against the file; nil when neither is usable (the frames issue scans then).
-    public func frameSpansFromOffsetTables(location: PixelDataLocation, frameCount: Int) throws -> [FrameSpan]? {
+    public func frameSpansFromOffsetTables(location: PixelDataLocation, frameCount: Int) throws -> (spans: [FrameSpan], origin: String)? {
         guard let first = location.firstFragmentOffset, frameCount > 0 else { return nil }
         let size = source.size
         if let eotElement = dataSet[.extendedOffsetTable], let lengthElement = dataSet[.extendedOffsetTableLengths],
@@ -133,7 +141,7 @@ extension DicomFile {
                     if o1 || o2 || start > size || span > size - start { valid = false; break }
                     spans.append(FrameSpan(offset: start, length: span))
                 }
-                if valid { return spans }
+                if valid { return (spans, "eot") }
             }
         }
         let bot = location.basicOffsetTable
@@ -143,9 +151,9 @@ extension DicomFile {
         for k in 0..<frameCount {
             let start = first + bot[k]
             let end = k + 1 < frameCount ? first + bot[k + 1] : size
-            guard bot[k] < size, start < end, end <= size else { return nil }
+            guard bot[0] == 0, bot[k] < size, start < end, end <= size else { return nil }
             spans.append(FrameSpan(offset: start, length: end - start))
         }
-        return spans
+        return (spans, "bot")
     }
 }

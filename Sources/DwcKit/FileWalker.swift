@@ -109,3 +109,8 @@ public func absolutePath(_ path: String) -> String {
     }
     return path.hasPrefix("/") ? path : currentDirectory() + "/" + path
 }
+
+/// Whether `path` is a directory this process may create files in.
+public func isWritableDirectory(_ path: String) -> Bool {
+    isDirectory(path) && access(path, W_OK) == 0
+}

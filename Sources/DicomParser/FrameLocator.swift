@@ -1,0 +1,256 @@
+import DicomCore
+
+/// Where every frame of a file's pixel data is, for any encoding: native frames by arithmetic,
+/// encapsulated frames from the Extended or Basic Offset Table, or from a scan of the item
+/// headers (the data between them is never read).
+public struct FrameLayout: Sendable {
+    public enum Encoding: Sendable, Equatable {
+        /// Frame k starts at bit (k-1)·frameBits of the value; frames of 1-bit data need not
+        /// start on a byte boundary.
+        case native(frameBits: UInt64, bigEndian: Bool, bitsAllocated: Int)
+        /// One span per frame, from its first item tag to the next frame's.
+        case encapsulated(spans: [FrameSpan])
+    }
+
+    public var location: PixelDataLocation
+    public var frameCount: Int
+    public var encoding: Encoding
+    /// How the table was found, for messages and tests: "native", "eot", "bot", "scan", "index".
+    public var origin: String
+    public var warnings: [String] = []
+
+    public init(location: PixelDataLocation, frameCount: Int, encoding: Encoding, origin: String) {
+        self.location = location
+        self.frameCount = frameCount
+        self.encoding = encoding
+        self.origin = origin
+    }
+
+    public var spans: [FrameSpan]? {
+        if case .encapsulated(let spans) = encoding { return spans }
+        return nil
+    }
+}
+
+public enum FrameLocator {
+    /// Lays out the frames of a parsed file. `cached` is a span table kept from an earlier scan
+    /// (the index's), used as it is.
+    public static func layout(of file: DicomFile, cached: [FrameSpan]? = nil) throws -> FrameLayout {
+        let name = file.source.name
+        guard let location = try file.pixelDataLocation() else {
+            throw DicomParserError(.invalid, source: name, tag: .pixelData, message: "no pixel data")
+        }
+        let ds = file.dataSet
+        let frames = ds.int(.numberOfFrames).map { max(1, $0) } ?? 1
+        guard frames <= 100_000_000 else {
+            throw DicomParserError(.invalid, source: name, tag: .numberOfFrames, message: "implausible NumberOfFrames \(frames)")
+        }
+        if let length = location.length {
+            // Native: the frame size comes from the description, exactly.
+            let rows = UInt64(max(0, ds.int(.rows) ?? 0)), columns = UInt64(max(0, ds.int(.columns) ?? 0))
+            let samples = UInt64(max(1, ds.int(.samplesPerPixel) ?? 1))
+            let bits = UInt64(max(0, ds.int(.bitsAllocated) ?? 0))
+            guard rows > 0, columns > 0, [1, 8, 16, 32, 64].contains(bits), rows <= 65535, columns <= 65535, samples <= 4 else {
+                throw DicomParserError(.invalid, source: name, tag: .rows,
+                                       message: "cannot size native frames: Rows \(rows), Columns \(columns), SamplesPerPixel \(samples), BitsAllocated \(bits)")
+            }
+            let frameBits = rows * columns * samples * bits
+            let needed = (frameBits * UInt64(frames) + 7) / 8
+            var layout = FrameLayout(location: location, frameCount: frames,
+                                     encoding: .native(frameBits: frameBits, bigEndian: file.transferSyntax.isBigEndian, bitsAllocated: Int(bits)),
+                                     origin: "native")
+            if needed > length {
+                // Keep the frames that are there; asking for the others is an error then.
+                let available = Int(length * 8 / frameBits)
+                layout.warnings.append("pixel data holds \(available) of \(frames) frames (\(length) of \(needed) bytes)")
+                layout.frameCount = available
+            }
+            return layout
+        }
+        if let cached, cached.count == frames {
+            return FrameLayout(location: location, frameCount: frames, encoding: .encapsulated(spans: cached), origin: "index")
+        }
+        var warnings: [String] = []
+        if let (spans, origin) = try file.frameSpansFromOffsetTables(location: location, frameCount: frames) {
+            if try spansStartAtItems(spans, source: file.source) {
+                return FrameLayout(location: location, frameCount: frames, encoding: .encapsulated(spans: spans), origin: origin)
+            }
+            warnings.append("the offset table does not point at fragment items; scanning the item headers instead")
+        } else if !location.basicOffsetTable.isEmpty {
+            warnings.append("the Basic Offset Table has \(location.basicOffsetTable.count) entries for \(frames) frames or points past the end; scanning the item headers instead")
+        }
+        var layout = try scan(file: file, location: location, frameCount: frames)
+        layout.warnings = warnings + layout.warnings
+        return layout
+    }
+
+    /// Cheap check of a table: the first and last spans must start with an item tag.
+    private static func spansStartAtItems(_ spans: [FrameSpan], source: any ByteSource) throws -> Bool {
+        for span in [spans.first, spans.last].compactMap({ $0 }) {
+            let head = try source.read(offset: span.offset, length: 4)
+            if head != [0xFE, 0xFF, 0x00, 0xE0] { return false }
+        }
+        return true
+    }
+
+    /// Walks the fragment item headers (8 bytes each, plus the first bytes of each fragment when
+    /// fragments must be grouped by their start markers).
+    public static func scan(file: DicomFile, location: PixelDataLocation, frameCount frames: Int) throws -> FrameLayout {
+        let source = file.source
+        guard var position = location.firstFragmentOffset else {
+            throw DicomParserError(.invalid, source: source.name, tag: .pixelData, message: "pixel data is not encapsulated")
+        }
+        struct Fragment { var itemOffset: UInt64; var length: UInt64; var head: [UInt8] }
+        var fragments: [Fragment] = []
+        var end = source.size
+        while position + 8 <= source.size {
+            let header = try source.read(offset: position, length: 12)
+            guard header.count >= 8 else { break }
+            let tag = Tag(UInt16(header[0]) | UInt16(header[1]) << 8, UInt16(header[2]) | UInt16(header[3]) << 8)
+            let length = UInt64(header[4]) | UInt64(header[5]) << 8 | UInt64(header[6]) << 16 | UInt64(header[7]) << 24
+            if tag == .sequenceDelimitation { end = position; break }
+            guard tag == .item, length != 0xFFFF_FFFF, length <= source.size - position - 8 else {
+                throw DicomParserError(.invalid, source: source.name, offset: position, tag: .pixelData,
+                                       message: tag == .item ? "fragment length \(length) reaches past the end of the file" : "expected a fragment item, found \(tag)")
+            }
+            fragments.append(Fragment(itemOffset: position, length: length, head: Array(header.dropFirst(8).prefix(Int(min(4, length))))))
+            position += 8 + length
+            end = position
+        }
+        guard !fragments.isEmpty else {
+            throw DicomParserError(.invalid, source: source.name, tag: .pixelData, message: "encapsulated pixel data has no fragments")
+        }
+        // Which fragments start a frame.
+        var starts: [Int]
+        if fragments.count == frames {
+            starts = Array(0..<frames)
+        } else if frames == 1 {
+            starts = [0]
+        } else {
+            starts = fragments.indices.filter { isCodestreamStart(fragments[$0].head) }
+            guard starts.count == frames, starts.first == 0 else {
+                throw DicomParserError(.invalid, source: source.name, tag: .pixelData,
+                                       message: "cannot tell \(fragments.count) fragments apart into \(frames) frames (found \(starts.count) codestream starts)")
+            }
+        }
+        var spans: [FrameSpan] = []
+        spans.reserveCapacity(frames)
+        for (i, start) in starts.enumerated() {
+            let from = fragments[start].itemOffset
+            let to = i + 1 < starts.count ? fragments[starts[i + 1]].itemOffset : end
+            spans.append(FrameSpan(offset: from, length: to - from))
+        }
+        return FrameLayout(location: location, frameCount: frames, encoding: .encapsulated(spans: spans), origin: "scan")
+    }
+
+    /// JPEG SOI (also JPEG-LS and JPEG lossless), JPEG 2000 codestream SOC+SIZ, JP2 signature box.
+    static func isCodestreamStart(_ head: [UInt8]) -> Bool {
+        if head.count >= 2, head[0] == 0xFF, head[1] == 0xD8 { return true }
+        if head.count >= 4, head[0] == 0xFF, head[1] == 0x4F, head[2] == 0xFF, head[3] == 0x51 { return true }
+        if head.count >= 4, head == [0x00, 0x00, 0x00, 0x0C] { return true }
+        return false
+    }
+}
+
+/// Reads frames with one read each, given a layout.
+public struct FrameReader: Sendable {
+    public let source: any ByteSource
+    public let layout: FrameLayout
+
+    public init(source: any ByteSource, layout: FrameLayout) {
+        self.source = source
+        self.layout = layout
+    }
+
+    /// Where frame `number` (1-based) lies: its span for encapsulated data, its bytes for native
+    /// data (the covering bytes of 1-bit frames).
+    public func span(of number: Int) throws -> FrameSpan {
+        guard number >= 1, number <= layout.frameCount else {
+            throw DicomParserError(.invalid, source: source.name, tag: .numberOfFrames,
+                                   message: "frame \(number) is out of range 1-\(layout.frameCount)")
+        }
+        switch layout.encoding {
+        case .encapsulated(let spans):
+            return spans[number - 1]
+        case .native(let frameBits, _, _):
+            let firstBit = UInt64(number - 1) * frameBits
+            let start = layout.location.valueOffset + firstBit / 8
+            let endBit = firstBit + frameBits
+            return FrameSpan(offset: start, length: (endBit + 7) / 8 - firstBit / 8)
+        }
+    }
+
+    /// The frame's bytes as a WADO-RS frame: the codestream of encapsulated data (fragments
+    /// joined), or little endian native data (1-bit frames repacked to start at bit 0).
+    public func frame(_ number: Int) throws -> [UInt8] {
+        let span = try span(of: number)
+        guard span.length <= UInt64(Int32.max) else {
+            throw DicomParserError(.unsupported, source: source.name, offset: span.offset, message: "frame larger than 2 GiB")
+        }
+        let bytes = try source.read(offset: span.offset, length: Int(span.length))
+        guard bytes.count == Int(span.length) else {
+            throw DicomParserError(.invalid, source: source.name, offset: span.offset, message: "file ends inside frame \(number)")
+        }
+        switch layout.encoding {
+        case .encapsulated:
+            return try joinFragments(bytes, at: span.offset, frame: number)
+        case .native(let frameBits, let bigEndian, let bitsAllocated):
+            if bitsAllocated == 1 {
+                let shift = Int((UInt64(number - 1) * frameBits) % 8)
+                return repack(bytes, shift: shift, bits: Int(frameBits))
+            }
+            return bigEndian ? swapped(bytes, width: bitsAllocated / 8) : bytes
+        }
+    }
+
+    private func joinFragments(_ bytes: [UInt8], at offset: UInt64, frame: Int) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var i = 0
+        while i + 8 <= bytes.count {
+            let isItem = bytes[i] == 0xFE && bytes[i + 1] == 0xFF && bytes[i + 2] == 0x00 && bytes[i + 3] == 0xE0
+            let isDelimiter = bytes[i] == 0xFE && bytes[i + 1] == 0xFF && bytes[i + 2] == 0xDD && bytes[i + 3] == 0xE0
+            if isDelimiter { break }
+            guard isItem else {
+                throw DicomParserError(.invalid, source: source.name, offset: offset + UInt64(i), tag: .pixelData,
+                                       message: "frame \(frame): expected a fragment item")
+            }
+            let length = Int(bytes[i + 4]) | Int(bytes[i + 5]) << 8 | Int(bytes[i + 6]) << 16 | Int(bytes[i + 7]) << 24
+            guard length <= bytes.count - i - 8 else {
+                throw DicomParserError(.invalid, source: source.name, offset: offset + UInt64(i), tag: .pixelData,
+                                       message: "frame \(frame): fragment length \(length) reaches past the frame")
+            }
+            if result.isEmpty, i + 8 + length == bytes.count {
+                return Array(bytes[(i + 8)..<(i + 8 + length)])  // one fragment: no copy loop
+            }
+            result.append(contentsOf: bytes[(i + 8)..<(i + 8 + length)])
+            i += 8 + length
+        }
+        return result
+    }
+
+    /// Shifts a 1-bit frame that starts `shift` bits into its first byte so it starts at bit 0
+    /// (DICOM packs bits least significant first).
+    private func repack(_ bytes: [UInt8], shift: Int, bits: Int) -> [UInt8] {
+        let count = (bits + 7) / 8
+        var out = [UInt8](repeating: 0, count: count)
+        for i in 0..<count {
+            let low = UInt16(bytes[i]) >> UInt16(shift)
+            let high = i + 1 < bytes.count ? UInt16(bytes[i + 1]) << UInt16(8 - shift) : 0
+            out[i] = UInt8(truncatingIfNeeded: shift == 0 ? UInt16(bytes[i]) : low | high)
+        }
+        let spare = count * 8 - bits
+        if spare > 0 { out[count - 1] &= UInt8(0xFF >> spare) }
+        return out
+    }
+
+    private func swapped(_ bytes: [UInt8], width: Int) -> [UInt8] {
+        guard width > 1 else { return bytes }
+        var out = bytes
+        var i = 0
+        while i + width <= out.count {
+            out[i..<(i + width)].reverse()
+            i += width
+        }
+        return out
+    }
+}

@@ -1,0 +1,237 @@
+import DicomCore
+import DicomIndex
+import DicomParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dwc retrieve-frames`: frames out of files with one read each, found through the index's
+/// frame table when there is one, else located (and the table kept for next time).
+public struct RetrieveFramesOperation: Sendable {
+    public enum Output: Sendable {
+        /// Files in a directory, named by a template over {sop} {frame} {series} {study} {ext}.
+        case directory(String, nameTemplate: String)
+        /// One frame's bytes on stdout.
+        case standardOutput
+        /// A multipart/related document, one part per frame, on stdout.
+        case multipart
+    }
+
+    public var location: ArchiveLocation
+    /// Paths, SOP Instance UIDs, or "-" (a Part 10 stream on stdin).
+    public var inputs: [String] = []
+    public var studyUID: String?
+    public var seriesUID: String?
+    public var frames: FrameSelection?
+    public var output: Output = .directory(".", nameTemplate: "{sop}_{frame}.{ext}")
+    public var manifest = false
+
+    public init(location: ArchiveLocation) { self.location = location }
+
+    /// Where written data goes: the command line gives stdout here.
+    public struct Sink: Sendable {
+        public var write: @Sendable ([UInt8]) -> Void
+        public var warning: @Sendable (String) -> Void
+        public init(write: @escaping @Sendable ([UInt8]) -> Void, warning: @escaping @Sendable (String) -> Void) {
+            self.write = write
+            self.warning = warning
+        }
+    }
+
+    /// One instance ready to read frames from.
+    struct Target {
+        var name: String
+        var sopUID: String
+        var seriesUID: String
+        var studyUID: String
+        var transferSyntax: String
+        var reader: FrameReader
+    }
+
+    public func run(sink: Sink) throws -> Int {
+        let index = try openIndexIfPresent()
+        var targets: [Target] = []
+        for input in inputs {
+            targets.append(try target(for: input, index: index, sink: sink))
+        }
+        if studyUID != nil || seriesUID != nil {
+            guard let index else { throw DwcError(.noInput, "\(location.indexPath): no index; run dwc index first") }
+            let stored = try wrap { try index.instances(studyUID: studyUID, seriesUID: seriesUID) }
+            if stored.isEmpty {
+                throw DwcError(.noInput, "no instances for \(studyUID.map { "study \($0)" } ?? "")\(seriesUID.map { " series \($0)" } ?? "")")
+            }
+            for instance in stored { targets.append(try target(for: instance, index: index, sink: sink)) }
+        }
+        guard !targets.isEmpty else { throw DwcError(.noInput, "nothing to retrieve: give files, UIDs, --study or --series") }
+
+        // Check every selection before writing anything.
+        let plans = try targets.map { t in (t, try frames?.frames(count: t.reader.layout.frameCount, instance: t.name) ?? Array(1...max(1, t.reader.layout.frameCount))) }
+        let total = plans.reduce(0) { $0 + $1.1.count }
+        if case .standardOutput = output, total != 1 {
+            throw DwcError(.syntax, "-o - writes one frame; \(total) selected (use -o DIR or --multipart)")
+        }
+        let boundary = "dwc-frames-boundary-\(UInt32.random(in: 0...UInt32.max))"
+        if case .multipart = output {
+            sink.write(Array("Content-Type: multipart/related; type=\"application/octet-stream\"; boundary=\(boundary)\r\n\r\n".utf8))
+        }
+        var written = 0
+        for (target, numbers) in plans {
+            for number in numbers {
+                let bytes = try wrap { try target.reader.frame(number) }
+                let span = try wrap { try target.reader.span(of: number) }
+                switch output {
+                case .standardOutput:
+                    sink.write(bytes)
+                case .multipart:
+                    let type = MediaTypes.frameContentType(transferSyntax: target.transferSyntax)
+                    sink.write(Array("--\(boundary)\r\nContent-Type: \(type)\r\nContent-Length: \(bytes.count)\r\nContent-Location: frames/\(target.sopUID)/\(number)\r\n\r\n".utf8))
+                    sink.write(bytes)
+                    sink.write(Array("\r\n".utf8))
+                case .directory(let directory, let template):
+                    let name = template
+                        .replacing("{sop}", with: target.sopUID).replacing("{frame}", with: String(number))
+                        .replacing("{series}", with: target.seriesUID).replacing("{study}", with: target.studyUID)
+                        .replacing("{ext}", with: MediaTypes.fileExtension(transferSyntax: target.transferSyntax))
+                    guard !name.contains("/") || template.contains("/") else {
+                        throw DwcError(.badOutputDirectory, "\(name): a UID made a path; check --name")
+                    }
+                    let path = directory + "/" + name
+                    if name.contains("/") { try makeDirectories(String(path[..<path.lastIndex(of: "/")!])) }
+                    try writeFile(path, bytes)
+                    if manifest {
+                        sink.write(Array(("{\"path\": \(jsonString(path)), \"SOPInstanceUID\": \(jsonString(target.sopUID)), \"frame\": \(number), "
+                            + "\"transferSyntaxUID\": \(jsonString(target.transferSyntax)), \"offset\": \(span.offset), \"length\": \(bytes.count)}\n").utf8))
+                    }
+                }
+                written += 1
+            }
+        }
+        if case .multipart = output { sink.write(Array("--\(boundary)--\r\n".utf8)) }
+        return written
+    }
+
+    private func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw DwcError(error) }
+    }
+
+    private func openIndexIfPresent() throws -> ArchiveIndex? {
+        guard statFile(location.indexPath) != nil else { return nil }
+        return try wrap { try ArchiveIndex(path: location.indexPath, create: false) }
+    }
+
+    /// A path, a SOP Instance UID (through the index) or "-".
+    private func target(for input: String, index: ArchiveIndex?, sink: Sink) throws -> Target {
+        if input == "-" {
+            let file = try DicomFileLoader(stopBeforePixels: true).load(input)
+            return try target(parsed: file, name: "<stdin>", cached: nil, sink: sink)
+        }
+        if let found = statFile(input) {
+            let absolute = absolutePath(input)
+            if let index, let stored = try wrap({ try index.instance(storedPath: location.storedPath(forAbsolute: absolute)) }) {
+                return try target(for: stored, index: index, sink: sink, known: found)
+            }
+            let file = try DicomFileLoader(stopBeforePixels: true).load(input)
+            return try target(parsed: file, name: input, cached: nil, sink: sink)
+        }
+        if UIDRegistry.isValid(input) || input.allSatisfy({ $0.isNumber || $0 == "." }) {
+            guard let index else { throw DwcError(.noInput, "\(input): not a file, and there is no index to look the UID up in (\(location.indexPath))") }
+            guard let stored = try wrap({ try index.instance(sopUID: input) }) else {
+                throw DwcError(.noInput, "\(input): no such SOP Instance UID in \(location.indexPath)")
+            }
+            return try target(for: stored, index: index, sink: sink)
+        }
+        throw DwcError(.noInput, "\(input): no such file")
+    }
+
+    /// An indexed instance: its frames come from the index when the file is unchanged.
+    private func target(for stored: StoredInstance, index: ArchiveIndex, sink: Sink, known: FoundFile? = nil) throws -> Target {
+        let path = location.absolute(stored.path)
+        guard let current = known ?? statFile(path) else {
+            throw DwcError(.noInput, "\(path): indexed file is gone (run dwc index)")
+        }
+        let unchanged = current.size == stored.stamp.size && current.mtimeNanoseconds == stored.stamp.mtimeNanoseconds
+            && current.inode == stored.stamp.inode
+        if unchanged, let layout = Self.layout(from: stored) {
+            let source = try wrap { try FileByteSource(path: path) }
+            return Target(name: path, sopUID: stored.sopUID, seriesUID: stored.seriesUID, studyUID: stored.studyUID,
+                          transferSyntax: stored.transferSyntax, reader: FrameReader(source: source, layout: layout))
+        }
+        let file = try DicomFileLoader(stopBeforePixels: true).load(path)
+        let target = try self.target(parsed: file, name: path, cached: nil, sink: sink)
+        if unchanged, let spans = target.reader.layout.spans {
+            // Keep the table, so the next retrieval of any frame of this file reads nothing else.
+            try? index.storeFrameTable(FrameSpan.pack(spans), sopUID: stored.sopUID, stamp: stored.stamp)
+        }
+        return target
+    }
+
+    private func target(parsed file: DicomFile, name: String, cached: [FrameSpan]?, sink: Sink) throws -> Target {
+        let layout = try wrap { try FrameLocator.layout(of: file, cached: cached) }
+        for warning in layout.warnings { sink.warning("\(name): \(warning)") }
+        let ds = file.dataSet
+        return Target(name: name, sopUID: ds.string(.sopInstanceUID) ?? "unknown", seriesUID: ds.string(.seriesInstanceUID) ?? "unknown",
+                      studyUID: ds.string(.studyInstanceUID) ?? "unknown", transferSyntax: file.transferSyntax.uid,
+                      reader: FrameReader(source: file.source, layout: layout))
+    }
+
+    /// The layout from the index alone: native frames by arithmetic, encapsulated ones from the
+    /// kept table. Nil when the index lacks what is needed.
+    static func layout(from stored: StoredInstance) -> FrameLayout? {
+        guard let offset = stored.pixelOffset else { return nil }
+        let frames = max(1, stored.numberOfFrames ?? 1)
+        if stored.pixelEncapsulated {
+            guard let table = stored.frameTable else { return nil }
+            let spans = FrameSpan.unpack(table)
+            guard spans.count == frames else { return nil }
+            let location = PixelDataLocation(elementOffset: 0, valueOffset: offset, length: nil, basicOffsetTable: [], firstFragmentOffset: nil)
+            return FrameLayout(location: location, frameCount: frames, encoding: .encapsulated(spans: spans), origin: "index")
+        }
+        guard let length = stored.pixelLength, let rows = stored.rows, let columns = stored.columns,
+              let bits = stored.bitsAllocated, rows > 0, columns > 0, [1, 8, 16, 32, 64].contains(bits) else { return nil }
+        let samples = max(1, stored.samplesPerPixel ?? 1)
+        let frameBits = UInt64(rows) * UInt64(columns) * UInt64(samples) * UInt64(bits)
+        let available = Int(min(UInt64(frames), length * 8 / frameBits))
+        let location = PixelDataLocation(elementOffset: 0, valueOffset: offset, length: length, basicOffsetTable: [], firstFragmentOffset: nil)
+        let bigEndian = TransferSyntax(uid: stored.transferSyntax).isBigEndian
+        return FrameLayout(location: location, frameCount: available,
+                           encoding: .native(frameBits: frameBits, bigEndian: bigEndian, bitsAllocated: bits), origin: "index")
+    }
+}
+
+/// File extensions and media types of frames by transfer syntax (PS3.18 Table 8.7.3-2 and 8.7.4-1).
+public enum MediaTypes {
+    public static func fileExtension(transferSyntax uid: String) -> String {
+        switch uid {
+        case "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70": return "jpg"
+        case "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81": return "jls"
+        case "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93": return "j2k"
+        case "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203": return "jhc"
+        case "1.2.840.10008.1.2.5": return "rle"
+        case "1.2.840.10008.1.2.4.100", "1.2.840.10008.1.2.4.101": return "mpg"
+        case "1.2.840.10008.1.2.4.102", "1.2.840.10008.1.2.4.103", "1.2.840.10008.1.2.4.104", "1.2.840.10008.1.2.4.105",
+             "1.2.840.10008.1.2.4.106": return "mp4"
+        default: return TransferSyntax(uid: uid).isEncapsulated ? "bin" : "raw"
+        }
+    }
+
+    public static func frameContentType(transferSyntax uid: String) -> String {
+        let type: String
+        switch fileExtension(transferSyntax: uid) {
+        case "jpg": type = "image/jpeg"
+        case "jls": type = "image/jls"
+        case "j2k": type = uid.hasSuffix(".92") || uid.hasSuffix(".93") ? "image/jpx" : "image/jp2"
+        case "jhc": type = "image/jphc"
+        case "rle": type = "image/dicom-rle"
+        case "mpg": type = "video/mpeg"
+        case "mp4": type = "video/mp4"
+        default: return "application/octet-stream; transfer-syntax=\(TransferSyntax(uid: uid).isEncapsulated ? uid : "1.2.840.10008.1.2.1")"
+        }
+        return "\(type); transfer-syntax=\(uid)"
+    }
+}
+
+func jsonString(_ s: String) -> String {
+    var writer = JSONWriter()
+    writer.string(s)
+    return writer.string
+}

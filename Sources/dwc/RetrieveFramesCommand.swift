@@ -1,0 +1,84 @@
+@preconcurrency import ArgumentParser
+import DwcKit
+
+struct RetrieveFramesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retrieve-frames",
+        abstract: "Write frames of DICOM instances, each read with one read, as WADO-RS frames does.",
+        discussion: """
+        INSTANCE is a file, a SOP Instance UID (looked up in the index) or - (a Part 10 stream on
+        stdin); --study/--series select every instance they hold. Frames are 1-based. Encapsulated
+        frames are found from the Extended or Basic Offset Table or a scan of the item headers;
+        the table is kept in the index, so later retrievals read only the frames. Native frames
+        are delivered little endian. A frame number out of range is exit status 84.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Frames to write, e.g. 1,3,5-8 (default: all).", valueName: "list"))
+    var frames: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output directory, or - for one frame on stdout (default: .).", valueName: "dir"))
+    var output: String = "."
+
+    @Option(help: ArgumentHelp("File name template over {sop} {frame} {series} {study} {ext}.", valueName: "template"))
+    var name = "{sop}_{frame}.{ext}"
+
+    @Flag(help: "Write a multipart/related document (one part per frame) to stdout.")
+    var multipart = false
+
+    @Flag(help: "Print one NDJSON line per frame written (path, SOPInstanceUID, frame, transferSyntaxUID, offset, length).")
+    var manifest = false
+
+    @Option(help: ArgumentHelp("Study Instance UID: every instance of the study.", valueName: "uid"))
+    var study: String?
+
+    @Option(help: ArgumentHelp("Series Instance UID: every instance of the series.", valueName: "uid"))
+    var series: String?
+
+    @Option(help: ArgumentHelp("Read SOP Instance UIDs or paths from FILE (- for stdin), one per line.", valueName: "file"))
+    var uidsFrom: String?
+
+    @Argument(help: ArgumentHelp("Files, SOP Instance UIDs, or - for stdin.", valueName: "instance"))
+    var instances: [String] = []
+
+    func validate() throws {
+        if multipart, output != "." { throw ValidationError("--multipart writes to stdout; drop -o") }
+        if manifest, multipart || output == "-" { throw ValidationError("--manifest needs -o DIR") }
+    }
+
+    func run() throws {
+        try global.apply()
+        var operation = RetrieveFramesOperation(location: global.location)
+        operation.inputs = instances
+        if let uidsFrom { operation.inputs += try readList(uidsFrom, separator: 10).map { $0.trimmingCharacters(in: " ") } }
+        operation.studyUID = study
+        operation.seriesUID = series
+        if let frames { operation.frames = try FrameSelection(parsing: frames) }
+        operation.manifest = manifest
+        if multipart || output == "-" {
+            guard !Output.stdoutIsTerminal else {
+                throw DwcError(.cannotWriteOutput, "refusing to write binary frames to a terminal; redirect stdout or use -o DIR")
+            }
+            operation.output = multipart ? .multipart : .standardOutput
+        } else {
+            guard isWritableDirectory(output) else {
+                throw DwcError(.badOutputDirectory, "\(output): not a writable directory")
+            }
+            operation.output = .directory(output, nameTemplate: name)
+        }
+        let sink = RetrieveFramesOperation.Sink(write: { Output.write(bytes: $0) }, warning: { Output.warning($0) })
+        let written = try operation.run(sink: sink)
+        Output.flush()
+        Output.info("\(written) frames written")
+    }
+}
+
+extension String {
+    func trimmingCharacters(in character: Character) -> String {
+        var s = Substring(self)
+        while s.first == character { s = s.dropFirst() }
+        while s.last == character || s.last == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}
