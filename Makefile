@@ -21,6 +21,7 @@ release: bootstrap
 test: bootstrap
 	$(SWIFT) build
 	python3 Scripts/conformance.py --dwc $(DWC_DEBUG)
+	python3 Scripts/frames_conformance.py --dwc $(DWC_DEBUG)
 	$(SWIFT) test
 
 unit: bootstrap
@@ -28,6 +29,7 @@ unit: bootstrap
 
 conformance: build
 	python3 Scripts/conformance.py --dwc $(DWC_DEBUG)
+	python3 Scripts/frames_conformance.py --dwc $(DWC_DEBUG)
 
 demo: release
 	@Scripts/demo $(DWC_RELEASE) $(DEMO)

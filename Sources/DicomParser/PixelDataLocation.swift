@@ -69,7 +69,7 @@ extension DicomFile {
                 return nil
             }
         }
-        guard let stop = stopOffset, !transferSyntax.isDeflated else { return nil }
+        guard let stop = stopOffset else { return nil }
         let header = try source.read(offset: stop, length: 12)
         guard header.count >= 8 else { return nil }
         let big = transferSyntax.isBigEndian
