@@ -17,6 +17,10 @@ public enum DataDictionary {
     private struct Tables: Sendable {
         /// Sorted by tag, as the generated table is.
         var entries: [DictionaryEntry] = []
+        /// The same tags and VRs in plain arrays: the parser's look-up touches no strings.
+        var tags: [UInt32] = []
+        var vrs: [VR] = []
+        var ambiguous: [Bool] = []
         /// Repeating groups (50xx, 60xx …): mask of fixed bits, value of those bits, entry.
         var repeaters: [(mask: UInt32, value: UInt32, entry: DictionaryEntry)] = []
     }
@@ -27,6 +31,9 @@ public enum DataDictionary {
         forEachRow(dictionaryTable) { fields in
             guard let tag = hexValue(fields[0]), let entry = entry(tag: tag, fields) else { return }
             tables.entries.append(entry)
+            tables.tags.append(tag)
+            tables.vrs.append(entry.vr)
+            tables.ambiguous.append(entry.allowedVRs.count > 1)
         }
         forEachRow(repeatersTable) { fields in
             var mask: UInt32 = 0, value: UInt32 = 0
@@ -105,14 +112,7 @@ public enum DataDictionary {
     }
 
     public static func entry(for tag: Tag) -> DictionaryEntry? {
-        let entries = tables.entries
-        var low = 0, high = entries.count
-        while low < high {
-            let mid = (low + high) / 2
-            let t = entries[mid].tag
-            if t == tag { return entries[mid] }
-            if t < tag { low = mid + 1 } else { high = mid }
-        }
+        if let i = index(of: tag) { return tables.entries[i] }
         if tag.isPrivate { return nil }
         if tag.element == 0 {
             // Every standard group has a group length (gggg,0000), UL, retired outside group 0002.
@@ -131,7 +131,27 @@ public enum DataDictionary {
     /// lengths, LO for private creators, UN otherwise.
     public static func implicitVR(for tag: Tag) -> VR {
         if tag.isPrivateCreator { return .LO }
+        if let i = index(of: tag) { return tables.vrs[i] }
         return entry(for: tag)?.vr ?? .UN
+    }
+
+    /// Whether the dictionary allows several VRs for `tag` ("US or SS", "OB or OW" …).
+    public static func hasAmbiguousVR(_ tag: Tag) -> Bool {
+        if let i = index(of: tag) { return tables.ambiguous[i] }
+        return (entry(for: tag)?.allowedVRs.count ?? 0) > 1
+    }
+
+    private static func index(of tag: Tag) -> Int? {
+        tables.tags.withUnsafeBufferPointer { tags in
+            var low = 0, high = tags.count
+            while low < high {
+                let mid = (low + high) / 2
+                let t = tags[mid]
+                if t == tag.rawValue { return mid }
+                if t < tag.rawValue { low = mid + 1 } else { high = mid }
+            }
+            return nil
+        }
     }
 
     public static func keyword(for tag: Tag) -> String {

@@ -6,9 +6,19 @@ public enum VR: String, CaseIterable, Sendable {
     /// The VR named by two bytes of an explicit VR element header, if they name one.
     public init?(byte0: UInt8, byte1: UInt8) {
         guard byte0 >= 0x41, byte0 <= 0x5A, byte1 >= 0x41, byte1 <= 0x5A,
-              let vr = VR(rawValue: String(decoding: [byte0, byte1], as: UTF8.self)) else { return nil }
+              let vr = VR.byLetters[Int(byte0 - 0x41) * 26 + Int(byte1 - 0x41)] else { return nil }
         self = vr
     }
+
+    /// Every VR by its two letters (A-Z × A-Z): the parser asks once per element, so no strings.
+    private static let byLetters: [VR?] = {
+        var table = [VR?](repeating: nil, count: 26 * 26)
+        for vr in VR.allCases {
+            let letters = Array(vr.rawValue.utf8)
+            table[Int(letters[0] - 0x41) * 26 + Int(letters[1] - 0x41)] = vr
+        }
+        return table
+    }()
 
     public var bytes: (UInt8, UInt8) {
         let utf8 = Array(rawValue.utf8)

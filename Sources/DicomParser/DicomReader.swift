@@ -259,11 +259,12 @@ struct ElementParser {
     }
 
     private func peekTag(bigEndian: Bool) throws -> Tag {
-        let b = try reader.peek(4)
-        let i = b.startIndex
-        let group = bigEndian ? UInt16(b[i]) << 8 | UInt16(b[i + 1]) : UInt16(b[i + 1]) << 8 | UInt16(b[i])
-        let element = bigEndian ? UInt16(b[i + 2]) << 8 | UInt16(b[i + 3]) : UInt16(b[i + 3]) << 8 | UInt16(b[i + 2])
-        return Tag(group, element)
+        let raw = try reader.peekUInt32()
+        if bigEndian {
+            let b = raw.byteSwapped  // bytes in file order, most significant first
+            return Tag(UInt16(truncatingIfNeeded: b >> 16), UInt16(truncatingIfNeeded: b))
+        }
+        return Tag(UInt16(truncatingIfNeeded: raw), UInt16(truncatingIfNeeded: raw >> 16))
     }
 
     /// Reads one element's header and value. `end` bounds the enclosing item or data set.
@@ -276,8 +277,8 @@ struct ElementParser {
         var length: UInt32
         var explicitHere = encoding.explicitVR
         if encoding.explicitVR {
-            let vrBytes = try reader.peek(2)
-            if let explicitVR = VR(byte0: vrBytes[vrBytes.startIndex], byte1: vrBytes[vrBytes.startIndex + 1]) {
+            let vrBytes = try reader.peekUInt16()
+            if let explicitVR = VR(byte0: UInt8(truncatingIfNeeded: vrBytes), byte1: UInt8(truncatingIfNeeded: vrBytes >> 8)) {
                 try reader.skip(2)
                 vr = explicitVR
                 if vr.hasLongLength {
@@ -300,14 +301,14 @@ struct ElementParser {
             vr = DataDictionary.implicitVR(for: tag)
             length = try reader.uint32(bigEndian: encoding.bigEndian)
         }
-        if !explicitHere, (DataDictionary.entry(for: tag)?.allowedVRs.count ?? 0) > 1, !ambiguousTags.isEmpty {
+        if !explicitHere, !ambiguousTags.isEmpty, DataDictionary.hasAmbiguousVR(tag) {
             ambiguousTags[ambiguousTags.count - 1].append(tag)
         }
         let valueOffset = reader.position
         let limit = end ?? reader.size
 
         if length == undefinedLength {
-            if tag == .pixelData || (vr != .SQ && vr != .UN && DataDictionary.entry(for: tag)?.vr != .SQ && tag.group == 0x7FE0) {
+            if tag == .pixelData || (vr != .SQ && vr != .UN && tag.group == 0x7FE0 && DataDictionary.implicitVR(for: tag) != .SQ) {
                 let pixels = try parseEncapsulated(tag: tag, limit: limit)
                 return DataElement(tag: tag, vr: vr == .UN ? .OB : vr, value: .encapsulated(pixels), valueOffset: valueOffset, hadUndefinedLength: true)
             }

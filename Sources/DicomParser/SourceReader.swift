@@ -47,6 +47,18 @@ final class SourceReader {
         return window[i..<(i + count)]
     }
 
+    /// The next 2 bytes as a little-endian number, without moving.
+    func peekUInt16() throws -> UInt16 {
+        let i = try ensure(2, what: "2 bytes")
+        return UInt16(window[i]) | UInt16(window[i + 1]) << 8
+    }
+
+    /// The next 4 bytes as a little-endian number, without moving.
+    func peekUInt32() throws -> UInt32 {
+        let i = try ensure(4, what: "4 bytes")
+        return UInt32(window[i]) | UInt32(window[i + 1]) << 8 | UInt32(window[i + 2]) << 16 | UInt32(window[i + 3]) << 24
+    }
+
     func uint16(bigEndian: Bool) throws -> UInt16 {
         let i = try ensure(2, what: "2-byte number")
         position += 2

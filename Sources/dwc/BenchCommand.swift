@@ -5,7 +5,7 @@ import DwcKit
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measurements used by make bench.", shouldDisplay: false,
-        subcommands: [ParseHeaders.self, SampleArchiveCommand.self])
+        subcommands: [ParseHeaders.self, Frames.self, SampleArchiveCommand.self])
 
     struct ParseHeaders: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -23,6 +23,32 @@ struct BenchCommand: ParsableCommand {
             Output.write("""
             {"files": \(r.files), "failed": \(r.failed), "median_us_per_file": \(r.medianMicroseconds), \
             "files_per_s": \(r.filesPerSecond), "bytes_read": \(r.bytesRead), "source_bytes": \(r.sourceBytes), \
+            "peak_rss_kb": \(r.peakRSSKilobytes)}
+
+            """)
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Frames: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "frames",
+            abstract: "Locate the frames of FILE, then read the listed frames one by one; print JSON timings.")
+
+        @Option(help: "Frames to read, e.g. 1,500,1000-1010.")
+        var frames: String
+
+        @Argument(help: "A multi-frame DICOM file.")
+        var file: String
+
+        func run() throws {
+            let list = try FrameSelection(parsing: frames).ranges.flatMap { Array($0) }
+            let r = try FrameBenchmark().run(path: file, frames: list)
+            Output.write("""
+            {"frames": \(r.frames), "origin": "\(r.origin)", "first_access_ms": \(r.firstAccessMilliseconds), \
+            "bytes_read_first_access": \(r.bytesReadFirstAccess), "file_size": \(r.fileSize), \
+            "median_us_per_frame": \(r.medianMicrosecondsPerFrame), "mean_us_per_frame": \(r.meanMicrosecondsPerFrame), \
             "peak_rss_kb": \(r.peakRSSKilobytes)}
 
             """)
