@@ -41,11 +41,12 @@ public struct QueryAttribute: Sendable {
     /// Returned at its level without being asked for (PS3.18 Table 10.6.3-3/-4/-5).
     public let required: Bool
 
-    init(_ keyword: String, _ level: QueryLevel, _ column: String, _ match: MatchKind, required: Bool = false) {
-        let entry = DataDictionary.entry(keyword: keyword)!
-        self.tag = entry.tag
+    /// Tag and VR are written out (and checked against the dictionary by a test) so that opening
+    /// the index does not have to load the data dictionary.
+    init(_ keyword: String, _ tag: UInt32, _ vr: VR, _ level: QueryLevel, _ column: String, _ match: MatchKind, required: Bool = false) {
+        self.tag = Tag(rawValue: tag)
         self.keyword = keyword
-        self.vr = entry.vr
+        self.vr = vr
         self.level = level
         self.column = column
         self.match = match
@@ -59,52 +60,52 @@ public struct QueryAttribute: Sendable {
 public enum QueryAttributes {
     public static let all: [QueryAttribute] = [
         // Study level (patient attributes are returned with the study, as QIDO-RS does).
-        QueryAttribute("StudyDate", .study, "study_date", .date, required: true),
-        QueryAttribute("StudyTime", .study, "study_time", .time, required: true),
-        QueryAttribute("AccessionNumber", .study, "accession_number", .text, required: true),
-        QueryAttribute("ReferringPhysicianName", .study, "referring_physician_name", .personName, required: true),
-        QueryAttribute("TimezoneOffsetFromUTC", .study, "timezone_offset", .text, required: true),
-        QueryAttribute("PatientName", .study, "patient_name", .personName, required: true),
-        QueryAttribute("PatientID", .study, "patient_id", .text, required: true),
-        QueryAttribute("IssuerOfPatientID", .study, "issuer_of_patient_id", .text),
-        QueryAttribute("PatientBirthDate", .study, "patient_birth_date", .date, required: true),
-        QueryAttribute("PatientSex", .study, "patient_sex", .text, required: true),
-        QueryAttribute("PatientAge", .study, "patient_age", .text),
-        QueryAttribute("StudyInstanceUID", .study, "study_uid", .uid, required: true),
-        QueryAttribute("StudyID", .study, "study_id", .text, required: true),
-        QueryAttribute("StudyDescription", .study, "study_description", .text),
-        QueryAttribute("InstitutionName", .study, "institution_name", .text),
+        QueryAttribute("StudyDate", 0x00080020, .DA, .study, "study_date", .date, required: true),
+        QueryAttribute("StudyTime", 0x00080030, .TM, .study, "study_time", .time, required: true),
+        QueryAttribute("AccessionNumber", 0x00080050, .SH, .study, "accession_number", .text, required: true),
+        QueryAttribute("ReferringPhysicianName", 0x00080090, .PN, .study, "referring_physician_name", .personName, required: true),
+        QueryAttribute("TimezoneOffsetFromUTC", 0x00080201, .SH, .study, "timezone_offset", .text, required: true),
+        QueryAttribute("PatientName", 0x00100010, .PN, .study, "patient_name", .personName, required: true),
+        QueryAttribute("PatientID", 0x00100020, .LO, .study, "patient_id", .text, required: true),
+        QueryAttribute("IssuerOfPatientID", 0x00100021, .LO, .study, "issuer_of_patient_id", .text),
+        QueryAttribute("PatientBirthDate", 0x00100030, .DA, .study, "patient_birth_date", .date, required: true),
+        QueryAttribute("PatientSex", 0x00100040, .CS, .study, "patient_sex", .text, required: true),
+        QueryAttribute("PatientAge", 0x00101010, .AS, .study, "patient_age", .text),
+        QueryAttribute("StudyInstanceUID", 0x0020000D, .UI, .study, "study_uid", .uid, required: true),
+        QueryAttribute("StudyID", 0x00200010, .SH, .study, "study_id", .text, required: true),
+        QueryAttribute("StudyDescription", 0x00081030, .LO, .study, "study_description", .text),
+        QueryAttribute("InstitutionName", 0x00080080, .LO, .study, "institution_name", .text),
         // Series level.
-        QueryAttribute("Modality", .series, "modality", .text, required: true),
-        QueryAttribute("SeriesInstanceUID", .series, "series_uid", .uid, required: true),
-        QueryAttribute("SeriesNumber", .series, "series_number", .integer, required: true),
-        QueryAttribute("SeriesDescription", .series, "series_description", .text, required: true),
-        QueryAttribute("SeriesDate", .series, "series_date", .date),
-        QueryAttribute("SeriesTime", .series, "series_time", .time),
-        QueryAttribute("PerformedProcedureStepStartDate", .series, "pps_start_date", .date, required: true),
-        QueryAttribute("PerformedProcedureStepStartTime", .series, "pps_start_time", .time, required: true),
-        QueryAttribute("BodyPartExamined", .series, "body_part_examined", .text),
-        QueryAttribute("Laterality", .series, "laterality", .text),
-        QueryAttribute("Manufacturer", .series, "manufacturer", .text),
-        QueryAttribute("ManufacturerModelName", .series, "manufacturer_model_name", .text),
-        QueryAttribute("StationName", .series, "station_name", .text),
-        QueryAttribute("ProtocolName", .series, "protocol_name", .text),
-        QueryAttribute("OperatorsName", .series, "operators_name", .personName),
+        QueryAttribute("Modality", 0x00080060, .CS, .series, "modality", .text, required: true),
+        QueryAttribute("SeriesInstanceUID", 0x0020000E, .UI, .series, "series_uid", .uid, required: true),
+        QueryAttribute("SeriesNumber", 0x00200011, .IS, .series, "series_number", .integer, required: true),
+        QueryAttribute("SeriesDescription", 0x0008103E, .LO, .series, "series_description", .text, required: true),
+        QueryAttribute("SeriesDate", 0x00080021, .DA, .series, "series_date", .date),
+        QueryAttribute("SeriesTime", 0x00080031, .TM, .series, "series_time", .time),
+        QueryAttribute("PerformedProcedureStepStartDate", 0x00400244, .DA, .series, "pps_start_date", .date, required: true),
+        QueryAttribute("PerformedProcedureStepStartTime", 0x00400245, .TM, .series, "pps_start_time", .time, required: true),
+        QueryAttribute("BodyPartExamined", 0x00180015, .CS, .series, "body_part_examined", .text),
+        QueryAttribute("Laterality", 0x00200060, .CS, .series, "laterality", .text),
+        QueryAttribute("Manufacturer", 0x00080070, .LO, .series, "manufacturer", .text),
+        QueryAttribute("ManufacturerModelName", 0x00081090, .LO, .series, "manufacturer_model_name", .text),
+        QueryAttribute("StationName", 0x00081010, .SH, .series, "station_name", .text),
+        QueryAttribute("ProtocolName", 0x00181030, .LO, .series, "protocol_name", .text),
+        QueryAttribute("OperatorsName", 0x00081070, .PN, .series, "operators_name", .personName),
         // Instance level.
-        QueryAttribute("SOPClassUID", .instance, "sop_class_uid", .uid, required: true),
-        QueryAttribute("SOPInstanceUID", .instance, "sop_uid", .uid, required: true),
-        QueryAttribute("InstanceNumber", .instance, "instance_number", .integer, required: true),
-        QueryAttribute("ContentDate", .instance, "content_date", .date),
-        QueryAttribute("ContentTime", .instance, "content_time", .time),
-        QueryAttribute("AcquisitionDateTime", .instance, "acquisition_datetime", .dateTime),
-        QueryAttribute("Rows", .instance, "rows", .integer, required: true),
-        QueryAttribute("Columns", .instance, "columns", .integer, required: true),
-        QueryAttribute("BitsAllocated", .instance, "bits_allocated", .integer, required: true),
-        QueryAttribute("NumberOfFrames", .instance, "number_of_frames", .integer, required: true),
-        QueryAttribute("SamplesPerPixel", .instance, "samples_per_pixel", .integer),
-        QueryAttribute("BitsStored", .instance, "bits_stored", .integer),
-        QueryAttribute("PhotometricInterpretation", .instance, "photometric", .text),
-        QueryAttribute("ImageType", .instance, "image_type", .none),
+        QueryAttribute("SOPClassUID", 0x00080016, .UI, .instance, "sop_class_uid", .uid, required: true),
+        QueryAttribute("SOPInstanceUID", 0x00080018, .UI, .instance, "sop_uid", .uid, required: true),
+        QueryAttribute("InstanceNumber", 0x00200013, .IS, .instance, "instance_number", .integer, required: true),
+        QueryAttribute("ContentDate", 0x00080023, .DA, .instance, "content_date", .date),
+        QueryAttribute("ContentTime", 0x00080033, .TM, .instance, "content_time", .time),
+        QueryAttribute("AcquisitionDateTime", 0x0008002A, .DT, .instance, "acquisition_datetime", .dateTime),
+        QueryAttribute("Rows", 0x00280010, .US, .instance, "rows", .integer, required: true),
+        QueryAttribute("Columns", 0x00280011, .US, .instance, "columns", .integer, required: true),
+        QueryAttribute("BitsAllocated", 0x00280100, .US, .instance, "bits_allocated", .integer, required: true),
+        QueryAttribute("NumberOfFrames", 0x00280008, .IS, .instance, "number_of_frames", .integer, required: true),
+        QueryAttribute("SamplesPerPixel", 0x00280002, .US, .instance, "samples_per_pixel", .integer),
+        QueryAttribute("BitsStored", 0x00280101, .US, .instance, "bits_stored", .integer),
+        QueryAttribute("PhotometricInterpretation", 0x00280004, .CS, .instance, "photometric", .text),
+        QueryAttribute("ImageType", 0x00080008, .CS, .instance, "image_type", .none),
     ]
 
     public static func attributes(at level: QueryLevel) -> [QueryAttribute] { byLevel[level] ?? [] }
