@@ -50,6 +50,8 @@ public struct DicomJSONEncoder {
         case .encapsulated, .bulk:
             try writeBinary(element, to: &out)
         case .bytes(let bytes):
+            // A value of nothing but padding is no value (PS3.18 F.2.5: Value absent).
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0 }) && !(element.vr.isBinary || element.vr.numericWidth > 0) { break }
             if bytes.isEmpty { break }
             if element.vr.isBinary || element.vr == .SQ {
                 try writeBinary(element, to: &out)
@@ -97,7 +99,8 @@ public struct DicomJSONEncoder {
                 if value.isEmpty { out.null(); continue }
                 let groups = value.split(separator: "=", omittingEmptySubsequences: false)
                 out.beginObject()
-                for (name, group) in zip(["Alphabetic", "Ideographic", "Phonetic"], groups) {
+                // Empty groups are left out (PS3.18 F.2.2), except an Alphabetic that is all there is.
+                for (i, (name, group)) in zip(["Alphabetic", "Ideographic", "Phonetic"], groups).enumerated() where !group.isEmpty || (i == 0 && groups.count == 1) {
                     out.key(name)
                     out.string(String(group))
                 }
@@ -216,15 +219,18 @@ public struct JSONWriter {
     }
 
     /// A DS or IS value: written as it stands when it is valid JSON number text, else normalised
-    /// through Double; an empty or unparsable value is null.
+    /// through Double; an empty value is null, one that is no number a string.
     public mutating func numberText(_ text: String, integer: Bool) {
         if integer, let n = Int(text) { raw(String(n)); return }
         if isJSONNumber(text) {
             raw(text)
         } else if let d = Double(text), d.isFinite {
             raw(String(d))
-        } else {
+        } else if text.isEmpty {
             null()
+        } else {
+            // Not a number at all ("1A"): kept as a string rather than lost.
+            string(text)
         }
     }
 

@@ -65,6 +65,17 @@ import Testing
         #expect(json.contains(#""00091002":{"vr":"OB","BulkDataURI":"bulk:00091002"}"#))
     }
 
+    @Test func keepsWhatIsNotANumberAndDropsPaddingOnlyValues() throws {
+        let json = try encode([
+            element(Tag(0x0028, 0x0008), .IS, "1A"),
+            element(Tag(0x0010, 0x2160), .SH, "  "),
+            element(Tag(0x0010, 0x0010), .PN, "Wang^XiaoDong==wang"),
+        ])
+        #expect(json.contains(#""00280008":{"vr":"IS","Value":["1A"]}"#))
+        #expect(json.contains(#""00102160":{"vr":"SH"}"#))
+        #expect(json.contains(#""00100010":{"vr":"PN","Value":[{"Alphabetic":"Wang^XiaoDong","Phonetic":"wang"}]}"#))
+    }
+
     @Test func escapesStrings() throws {
         let json = try encode([element(Tag(0x0008, 0x1030), .LO, "a\"b\\c\u{1}")])
         // The backslash splits LO values; quotes and control characters are escaped.
