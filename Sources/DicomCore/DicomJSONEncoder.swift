@@ -99,8 +99,8 @@ public struct DicomJSONEncoder {
                 if value.isEmpty { out.null(); continue }
                 let groups = value.split(separator: "=", omittingEmptySubsequences: false)
                 out.beginObject()
-                // Empty groups are left out (PS3.18 F.2.2), except an Alphabetic that is all there is.
-                for (i, (name, group)) in zip(["Alphabetic", "Ideographic", "Phonetic"], groups).enumerated() where !group.isEmpty || (i == 0 && groups.count == 1) {
+                // Empty Ideographic and Phonetic groups are left out; Alphabetic is always there.
+                for (i, (name, group)) in zip(["Alphabetic", "Ideographic", "Phonetic"], groups).enumerated() where i == 0 || !group.isEmpty {
                     out.key(name)
                     out.string(String(group))
                 }

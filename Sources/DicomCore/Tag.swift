@@ -82,7 +82,8 @@ func hex4(_ value: UInt16) -> String {
 }
 
 extension StringProtocol {
-    func trimmingCharacters(in set: Character) -> String {
+    /// The text without `set` at either end (DICOM pads with spaces; no Foundation needed).
+    public func trimmingCharacters(in set: Character) -> String {
         var s = Substring(self)
         while s.first == set { s = s.dropFirst() }
         while s.last == set { s = s.dropLast() }

@@ -71,12 +71,3 @@ public enum ValueNormalizer {
         return padded + "." + fraction + String(repeating: upper ? "9" : "0", count: 6 - fraction.count)
     }
 }
-
-extension String {
-    func trimmingCharacters(in character: Character) -> String {
-        var s = Substring(self)
-        while s.first == character { s = s.dropFirst() }
-        while s.last == character { s = s.dropLast() }
-        return String(s)
-    }
-}

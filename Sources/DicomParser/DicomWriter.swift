@@ -112,15 +112,7 @@ public struct DicomWriter: Sendable {
 
     /// Reverses the byte order of each number of a binary value.
     static func swapped(_ bytes: [UInt8], vr: VR) -> [UInt8] {
-        let width = vr == .AT ? 2 : vr.numericWidth
-        guard width > 1 else { return bytes }
-        var out = bytes
-        var i = 0
-        while i + width <= out.count {
-            out[i..<(i + width)].reverse()
-            i += width
-        }
-        return out
+        byteSwapped(bytes, width: vr == .AT ? 2 : vr.numericWidth)
     }
 
     public static func uidBytes(_ uid: String) -> [UInt8] {
@@ -163,4 +155,16 @@ struct ByteBuffer {
         bytes += [a, b]
         if vr.hasLongLength { bytes += [0, 0]; u32(length) } else { u16(UInt16(truncatingIfNeeded: length)) }
     }
+}
+
+/// Reverses the byte order of each `width`-byte number (big endian ↔ little endian).
+func byteSwapped(_ bytes: [UInt8], width: Int) -> [UInt8] {
+    guard width > 1 else { return bytes }
+    var out = bytes
+    var i = 0
+    while i + width <= out.count {
+        out[i..<(i + width)].reverse()
+        i += width
+    }
+    return out
 }

@@ -199,7 +199,7 @@ public struct FrameReader: Sendable {
                 let shift = Int((UInt64(number - 1) * frameBits) % 8)
                 return repack(bytes, shift: shift, bits: Int(frameBits))
             }
-            return bigEndian ? swapped(bytes, width: bitsAllocated / 8) : bytes
+            return bigEndian ? byteSwapped(bytes, width: bitsAllocated / 8) : bytes
         }
     }
 
@@ -240,17 +240,6 @@ public struct FrameReader: Sendable {
         }
         let spare = count * 8 - bits
         if spare > 0 { out[count - 1] &= UInt8(0xFF >> spare) }
-        return out
-    }
-
-    private func swapped(_ bytes: [UInt8], width: Int) -> [UInt8] {
-        guard width > 1 else { return bytes }
-        var out = bytes
-        var i = 0
-        while i + width <= out.count {
-            out[i..<(i + width)].reverse()
-            i += width
-        }
         return out
     }
 }

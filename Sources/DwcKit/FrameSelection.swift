@@ -1,3 +1,5 @@
+import DicomCore
+
 /// A list of 1-based frame numbers as users write them: `1,3,5-8`.
 public struct FrameSelection: Sendable, Equatable {
     public let ranges: [ClosedRange<Int>]
@@ -23,14 +25,5 @@ public struct FrameSelection: Sendable, Equatable {
             throw DwcError(.frameOutOfRange, "\(instance): frame \(bad) is out of range; valid frames are 1-\(count)")
         }
         return ranges.flatMap { Array($0) }
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in character: Character) -> String {
-        var s = self
-        while s.first == character { s = s.dropFirst() }
-        while s.last == character { s = s.dropLast() }
-        return String(s)
     }
 }

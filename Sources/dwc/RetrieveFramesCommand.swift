@@ -1,4 +1,5 @@
 @preconcurrency import ArgumentParser
+import DicomCore
 import DwcKit
 
 struct RetrieveFramesCommand: ParsableCommand {
@@ -51,7 +52,7 @@ struct RetrieveFramesCommand: ParsableCommand {
         try global.apply()
         var operation = RetrieveFramesOperation(location: global.location)
         operation.inputs = instances
-        if let uidsFrom { operation.inputs += try readList(uidsFrom, separator: 10).map { $0.trimmingCharacters(in: " ") } }
+        if let uidsFrom { operation.inputs += try readList(uidsFrom, separator: 10).map { $0.trimmingCharacters(in: " ").trimmingCharacters(in: "\r") } }
         operation.studyUID = study
         operation.seriesUID = series
         if let frames { operation.frames = try FrameSelection(parsing: frames) }
@@ -71,14 +72,5 @@ struct RetrieveFramesCommand: ParsableCommand {
         let written = try operation.run(sink: sink)
         Output.flush()
         Output.info("\(written) frames written")
-    }
-}
-
-extension String {
-    func trimmingCharacters(in character: Character) -> String {
-        var s = Substring(self)
-        while s.first == character { s = s.dropFirst() }
-        while s.last == character || s.last == "\r" { s = s.dropLast() }
-        return String(s)
     }
 }
