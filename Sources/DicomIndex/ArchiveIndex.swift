@@ -78,6 +78,12 @@ public final class ArchiveIndex {
         return meta
     }
 
+    /// Refreshes the statistics SQLite's planner uses to choose between indexes (sampled, so it
+    /// costs milliseconds even for a million rows).
+    public func optimize() throws {
+        try database.execute("PRAGMA analysis_limit=400; ANALYZE")
+    }
+
     // MARK: Reading file stamps
 
     public struct KnownFile: Sendable {

@@ -1,7 +1,7 @@
 /// The index's tables, generated from `QueryAttributes` (docs/index-schema.md describes them).
 enum IndexSchema {
     /// Bump when the layout of the fixed columns changes; the attribute list has its own signature.
-    static let version = "1"
+    static let version = "2"
 
     static func sqlType(_ match: MatchKind) -> String { match == .integer ? "INTEGER" : "TEXT" }
 
@@ -38,6 +38,9 @@ enum IndexSchema {
             "CREATE INDEX IF NOT EXISTS studies_patient_id ON studies(patient_id)",
             "CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession_number)",
             "CREATE INDEX IF NOT EXISTS studies_patient_name ON studies(patient_name_a)",
+            // Names match on any of their three groups: each group needs its index.
+            "CREATE INDEX IF NOT EXISTS studies_patient_name_i ON studies(patient_name_i)",
+            "CREATE INDEX IF NOT EXISTS studies_patient_name_p ON studies(patient_name_p)",
             """
             CREATE TABLE IF NOT EXISTS series(
               series_pk INTEGER PRIMARY KEY,

@@ -39,8 +39,8 @@ public enum ValueNormalizer {
             guard !f.isEmpty, f.count <= 6, f.allSatisfy(\.isNumber), let value = Double("0." + f) else { return nil }
             fraction = value
             if upper { fraction += pow10(-f.count) - 0.000001 }
-        } else if upper, digits.count == 6 {
-            fraction = 0.999999
+        } else if upper {
+            fraction = 0.999999  // the last instant of the given precision
         }
         return h * 3600 + m * 60 + s + fraction
     }

@@ -190,6 +190,9 @@ public struct IndexOperation: Sendable {
             }
             do { summary.removed = try index.remove(paths: gone.sorted()) } catch { throw DwcError(error) }
         }
+        if summary.added + summary.updated + summary.removed > 0 {
+            try? index.optimize()
+        }
         summary.elapsedSeconds = monotonicSeconds() - start
         return summary
     }

@@ -1,0 +1,193 @@
+import DicomCore
+
+/// One `-k KEY[=VALUE]` of a search: the attribute and, when given, the value to match.
+/// A bare KEY (no `=`) only asks for the attribute to be returned; `KEY=` (empty value) is
+/// universal matching, which returns it too.
+public struct QueryKey: Sendable, Hashable {
+    public let tag: Tag
+    /// nil: return only. "" or "*": universal matching.
+    public let value: String?
+    /// The argument as typed, for messages.
+    public let text: String
+
+    public init(tag: Tag, value: String?) {
+        self.tag = tag
+        self.value = value
+        let keyword = DataDictionary.keyword(for: tag)
+        text = (keyword.isEmpty ? tag.description : keyword) + (value.map { "=" + $0 } ?? "")
+    }
+
+    /// Parses `KEY[=VALUE]`, KEY as a keyword, `(gggg,eeee)`, `gggg,eeee` or `ggggeeee`. The value
+    /// is everything after the first `=` (person names may hold more `=`).
+    /// A key that is no attribute at all is reported with the keys of `level` when given.
+    public init(parsing argument: String, level: QueryLevel? = nil) throws {
+        let key: Substring, value: String?
+        if let equals = argument.firstIndex(of: "=") {
+            key = argument[..<equals]
+            value = String(argument[argument.index(after: equals)...])
+        } else {
+            key = Substring(argument)
+            value = nil
+        }
+        guard !key.isEmpty else { throw IndexError(.query, path: "-k \(argument)", "no attribute named before '='") }
+        guard let tag = Tag(parsing: String(key)) else {
+            throw IndexError(.query, path: "-k \(argument)",
+                             "'\(key)' is not a DICOM keyword or tag" + (level.map { "; " + SearchKeys.summary(at: $0) } ?? ""))
+        }
+        self.tag = tag
+        self.value = value
+        text = argument
+    }
+}
+
+/// Where the value of a search key comes from.
+enum KeySource: Sendable {
+    /// A typed column of the level's table.
+    case column(QueryAttribute)
+    /// studies.modalities, matched through the series table.
+    case modalitiesInStudy
+    /// studies.sop_classes.
+    case sopClassesInStudy
+    case numberOfStudyRelatedSeries, numberOfStudyRelatedInstances, numberOfSeriesRelatedInstances
+    /// instances.transfer_syntax.
+    case availableTransferSyntax
+    /// file:// URI of the instance's file (needs the archive root).
+    case retrieveURL
+    /// "ONLINE": the files are on disk.
+    case instanceAvailability
+    /// "ISO_IR 192": the index keeps text as UTF-8.
+    case specificCharacterSet
+}
+
+/// An attribute a search can match or return at some level: a query attribute of the index or
+/// one computed from its aggregates.
+public struct SearchKey: Sendable {
+    public let tag: Tag
+    public let keyword: String
+    public let vr: VR
+    /// The level that owns it; it can be used at this level and below.
+    public let level: QueryLevel
+    /// False for attributes that are only returned (counts, RetrieveURL, …).
+    public let isMatchable: Bool
+    /// Whether the stored value may hold several values (joined by backslash).
+    public let isMultiValued: Bool
+    let source: KeySource
+
+    init(_ source: KeySource) {
+        self.source = source
+        let tag: Tag
+        switch source {
+        case .column(let a):
+            tag = a.tag
+            level = a.level
+            isMatchable = a.match != .none
+        case .modalitiesInStudy:
+            tag = QueryAttributes.modalitiesInStudy; level = .study; isMatchable = true
+        case .sopClassesInStudy:
+            tag = QueryAttributes.sopClassesInStudy; level = .study; isMatchable = true
+        case .numberOfStudyRelatedSeries:
+            tag = QueryAttributes.numberOfStudyRelatedSeries; level = .study; isMatchable = false
+        case .numberOfStudyRelatedInstances:
+            tag = QueryAttributes.numberOfStudyRelatedInstances; level = .study; isMatchable = false
+        case .numberOfSeriesRelatedInstances:
+            tag = QueryAttributes.numberOfSeriesRelatedInstances; level = .series; isMatchable = false
+        case .availableTransferSyntax:
+            tag = QueryAttributes.availableTransferSyntaxUID; level = .instance; isMatchable = true
+        case .retrieveURL:
+            tag = QueryAttributes.retrieveURL; level = .instance; isMatchable = false
+        case .instanceAvailability:
+            tag = QueryAttributes.instanceAvailability; level = .study; isMatchable = false
+        case .specificCharacterSet:
+            tag = QueryAttributes.specificCharacterSet; level = .study; isMatchable = false
+        }
+        let entry = DataDictionary.entry(for: tag)
+        self.tag = tag
+        keyword = entry?.keyword ?? tag.description
+        vr = entry?.vr ?? .UN
+        isMultiValued = (entry?.vm ?? "1") != "1"
+    }
+
+    /// Integer valued (IS, US): matched exactly, returned as numbers.
+    var isInteger: Bool {
+        switch source {
+        case .column(let a): return a.match == .integer
+        case .numberOfStudyRelatedSeries, .numberOfStudyRelatedInstances, .numberOfSeriesRelatedInstances: return true
+        default: return false
+        }
+    }
+
+    /// Returned at `level` without being asked for (PS3.18 Tables 10.6.3-3/-4/-5, plus the UIDs
+    /// of the levels above, which QIDO-RS returns too).
+    func isDefault(at level: QueryLevel) -> Bool {
+        switch source {
+        case .column(let a):
+            if a.level == level { return a.required }
+            // The UIDs that place a series or an instance in the hierarchy.
+            return a.tag == .studyInstanceUID || (a.tag == .seriesInstanceUID && level == .instance)
+        case .modalitiesInStudy, .numberOfStudyRelatedSeries, .numberOfStudyRelatedInstances: return level == .study
+        case .numberOfSeriesRelatedInstances: return level == .series
+        case .availableTransferSyntax, .retrieveURL: return level == .instance
+        case .specificCharacterSet: return true
+        case .sopClassesInStudy, .instanceAvailability: return false
+        }
+    }
+}
+
+extension QueryLevel {
+    /// 0 study, 1 series, 2 instance.
+    var depth: Int {
+        switch self {
+        case .study: return 0
+        case .series: return 1
+        case .instance: return 2
+        }
+    }
+
+    /// The alias of the level's table in search statements.
+    var alias: String {
+        switch self {
+        case .study: return "st"
+        case .series: return "se"
+        case .instance: return "i"
+        }
+    }
+}
+
+/// The keys a search accepts per level: the level's query attributes and those of the levels
+/// above, and the computed attributes.
+public enum SearchKeys {
+    static let all: [SearchKey] = QueryAttributes.all.map { SearchKey(.column($0)) } + [
+        SearchKey(.modalitiesInStudy), SearchKey(.sopClassesInStudy),
+        SearchKey(.numberOfStudyRelatedSeries), SearchKey(.numberOfStudyRelatedInstances),
+        SearchKey(.numberOfSeriesRelatedInstances), SearchKey(.availableTransferSyntax),
+        SearchKey(.retrieveURL), SearchKey(.instanceAvailability), SearchKey(.specificCharacterSet),
+    ]
+
+    private static let byTag: [Tag: SearchKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.tag, $0) })
+
+    /// Every key usable at `level`, in tag order.
+    public static func supported(at level: QueryLevel) -> [SearchKey] {
+        all.filter { $0.level.depth <= level.depth }.sorted { $0.tag < $1.tag }
+    }
+
+    /// The key for `tag` if it is usable at `level`.
+    public static func key(for tag: Tag, at level: QueryLevel) -> SearchKey? {
+        guard let key = byTag[tag], key.level.depth <= level.depth else { return nil }
+        return key
+    }
+
+    /// "AccessionNumber, ModalitiesInStudy, …": the matching keys of a level, for messages.
+    public static func matchableKeywords(at level: QueryLevel) -> String {
+        supported(at: level).filter(\.isMatchable).map(\.keyword).sorted().joined(separator: ", ")
+    }
+
+    /// The return-only keys of a level, for messages.
+    public static func returnOnlyKeywords(at level: QueryLevel) -> String {
+        supported(at: level).filter { !$0.isMatchable }.map(\.keyword).sorted().joined(separator: ", ")
+    }
+
+    /// "matching keys at study level: …; returned only: …".
+    public static func summary(at level: QueryLevel) -> String {
+        "matching keys at \(level.rawValue) level: \(matchableKeywords(at: level)); returned only: \(returnOnlyKeywords(at: level))"
+    }
+}

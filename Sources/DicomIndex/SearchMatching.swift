@@ -1,0 +1,343 @@
+import DicomCore
+
+/// A query value the index cannot match; the planner adds which key it concerns.
+struct MatchError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// The matching rules of PS3.4 C.2.2.2 as SQL over the index's columns. Values are always bound
+/// parameters; column names come from the attribute registry only.
+enum Matching {
+    /// Empty or only `*`: every entity matches, with or without a value (C.2.2.2.3).
+    static func isUniversal<S: StringProtocol>(_ value: S) -> Bool { value.allSatisfy { $0 == "*" } }
+
+    /// The values of a backslash-separated list, empty ones dropped.
+    static func alternatives(_ value: String) -> [String] {
+        value.split(separator: "\\").map(String.init)
+    }
+
+    static func hasWildcard(_ value: String) -> Bool { value.contains("*") || value.contains("?") }
+
+    /// GLOB pattern of a query value: `*` and `?` stay wildcards, `[` (the only other GLOB
+    /// metacharacter outside a class) matches itself. LIKE's `%` and `_` are ordinary here.
+    static func globPattern(_ value: String) -> String {
+        var out = ""
+        for c in value { if c == "[" { out += "[[]" } else { out.append(c) } }
+        return out
+    }
+
+    /// GLOB pattern matching `value` literally.
+    static func globLiteral(_ value: String) -> String {
+        var out = ""
+        for c in value {
+            switch c {
+            case "[": out += "[[]"
+            case "*": out += "[*]"
+            case "?": out += "[?]"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    // MARK: Per key
+
+    static func condition(for key: SearchKey, value: String, fuzzy: Bool) throws -> Condition? {
+        guard !isUniversal(value), let expression = SearchPlanner.expression(for: key) else { return nil }
+        let fragment: SQLFragment?
+        var indexed = false, unique = false
+        switch key.source {
+        case .column(let a):
+            switch a.match {
+            case .text:
+                fragment = text(expression, value, multiValued: key.isMultiValued)
+                indexed = Self.indexedColumns.contains(a.column) && !hasWildcard(value)
+            case .personName: fragment = personName(expression, value, multiValued: key.isMultiValued, fuzzy: fuzzy)
+            case .date:
+                fragment = try date(expression, value)
+                indexed = Self.indexedColumns.contains(a.column)
+            case .time: fragment = try time(expression + "_sec", value)
+            case .dateTime: fragment = try dateTime(expression + "_norm", value)
+            case .uid:
+                fragment = uid(expression, value, multiValued: key.isMultiValued)
+                indexed = Self.indexedColumns.contains(a.column)
+                unique = [.studyInstanceUID, .seriesInstanceUID, .sopInstanceUID].contains(a.tag)
+            case .integer: fragment = try integer(expression, value)
+            case .none: fragment = nil
+            }
+        case .sopClassesInStudy, .availableTransferSyntax:
+            fragment = uid(expression, value, multiValued: key.isMultiValued)
+        default:
+            fragment = nil
+        }
+        return fragment.map { Condition(fragment: $0, level: key.level, isIndexed: indexed, isUnique: unique) }
+    }
+
+    /// Columns with an index of their own (IndexSchema.createStatements) that `=`, IN and
+    /// ranges can use.
+    static let indexedColumns: Set<String> = ["study_uid", "study_date", "patient_id", "accession_number",
+                                              "series_uid", "modality", "sop_uid"]
+
+    // MARK: Text (C.2.2.2.1 single value, C.2.2.2.4 wildcards)
+
+    /// Case-sensitive single value or wildcard matching; a backslash list matches any of its
+    /// values. A multi-valued stored value matches when one of its values does.
+    static func text(_ expression: String, _ value: String, multiValued: Bool) -> SQLFragment? {
+        let values = alternatives(value)
+        guard !values.isEmpty, !values.contains(where: isUniversal) else { return nil }
+        var parts: [SQLFragment] = []
+        let exact = values.filter { !hasWildcard($0) }
+        if !multiValued, exact.count > 1 {
+            parts.append(inList(expression, exact))
+        } else {
+            parts += exact.map { match(expression, $0, multiValued: multiValued) }
+        }
+        parts += values.filter(hasWildcard).map { match(expression, $0, multiValued: multiValued) }
+        return SQLFragment.any(parts)
+    }
+
+    /// One value against a column: `=` or GLOB; for multi-valued columns, against each value.
+    static func match(_ expression: String, _ value: String, multiValued: Bool) -> SQLFragment {
+        if hasWildcard(value) {
+            let pattern = globPattern(value)
+            guard multiValued else { return SQLFragment("\(expression) GLOB ?", [.text(pattern)]) }
+            // A value that matches is a substring of the joined values (cheap filter), then the
+            // values are split and tried one by one.
+            let split = "WITH RECURSIVE split(v, rest) AS (SELECT NULL, \(expression) || '\\' UNION ALL "
+                + "SELECT substr(rest, 1, instr(rest, '\\') - 1), substr(rest, instr(rest, '\\') + 1) FROM split WHERE rest <> '')"
+            return SQLFragment(
+                "(instr(\(expression), '\\') = 0 AND \(expression) GLOB ?) OR (instr(\(expression), '\\') > 0 AND \(expression) GLOB ? "
+                    + "AND EXISTS (\(split) SELECT 1 FROM split WHERE v GLOB ?))",
+                [.text(pattern), .text("*" + pattern + "*"), .text(pattern)])
+        }
+        guard multiValued else { return SQLFragment("\(expression) = ?", [.text(value)]) }
+        return SQLFragment("instr('\\' || \(expression) || '\\', ?) > 0", [.text("\\" + value + "\\")])
+    }
+
+    static func inList(_ expression: String, _ values: [String]) -> SQLFragment {
+        if values.count == 1 { return SQLFragment("\(expression) = ?", [.text(values[0])]) }
+        return SQLFragment("\(expression) IN (\(values.map { _ in "?" }.joined(separator: ", ")))", values.map { .text($0) })
+    }
+
+    // MARK: Person names
+
+    static let groupSuffixes = ["_a", "_i", "_p"]
+
+    /// Case-insensitive (Unicode lowercase, as the index stores the groups) on the Alphabetic,
+    /// Ideographic or Phonetic group; a value with `=` matches group by group. Fuzzy: also
+    /// the start of any name component.
+    static func personName(_ base: String, _ value: String, multiValued: Bool, fuzzy: Bool) -> SQLFragment? {
+        let values = alternatives(value)
+        guard !values.isEmpty, !values.contains(where: isUniversal) else { return nil }
+        var parts: [SQLFragment] = []
+        for single in values {
+            let lowered = single.lowercased()
+            if lowered.contains("=") {
+                let groups = lowered.split(separator: "=", omittingEmptySubsequences: false).prefix(3).map(String.init)
+                var terms: [SQLFragment] = []
+                for (i, group) in groups.enumerated() where !isUniversal(group) {
+                    terms.append(match(base + groupSuffixes[i], group, multiValued: multiValued))
+                }
+                guard let all = SQLFragment.all(terms) else { return nil }
+                parts.append(all)
+            } else {
+                var terms = groupSuffixes.map { match(base + $0, lowered, multiValued: multiValued) }
+                if fuzzy, let start = fuzzyStart(base + "_fuzzy", lowered) { terms.append(start) }
+                parts.append(SQLFragment.any(terms)!)
+            }
+        }
+        return SQLFragment.any(parts)
+    }
+
+    /// `_fuzzy` holds " comp comp … ": the query's components (split at ^, = and spaces) must
+    /// begin at a component boundary.
+    static func fuzzyStart(_ column: String, _ lowered: String) -> SQLFragment? {
+        let words = lowered.split(whereSeparator: { $0 == "^" || $0 == "=" || $0 == " " }).joined(separator: " ")
+        guard !words.isEmpty else { return nil }
+        let pattern = hasWildcard(words) ? globPattern(words) : globLiteral(words)
+        return SQLFragment("\(column) GLOB ?", [.text("* " + pattern + "*")])
+    }
+
+    // MARK: Dates and times (C.2.2.2.5 range matching)
+
+    /// `A-B`, `-B`, `A-` or a single value, split at the one hyphen (DA and TM have none).
+    static func range(_ value: String, what: String) throws -> (low: String?, high: String?) {
+        let pieces = value.split(separator: "-", omittingEmptySubsequences: false)
+        switch pieces.count {
+        case 1: return (value, value)
+        case 2:
+            guard !(pieces[0].isEmpty && pieces[1].isEmpty) else { throw MatchError("a range needs at least one end") }
+            return (pieces[0].isEmpty ? nil : String(pieces[0]), pieces[1].isEmpty ? nil : String(pieces[1]))
+        default:
+            throw MatchError("not a \(what) or a range of them (A-B, -B, A-)")
+        }
+    }
+
+    /// `column BETWEEN low AND high` and the open forms.
+    static func between(_ column: String, _ low: SQLValue?, _ high: SQLValue?) -> SQLFragment {
+        switch (low, high) {
+        case let (low?, high?) where low == high: return SQLFragment("\(column) = ?", [low])
+        case let (low?, high?): return SQLFragment("\(column) BETWEEN ? AND ?", [low, high])
+        case let (low?, nil): return SQLFragment("\(column) >= ?", [low])
+        case let (nil, high?): return SQLFragment("\(column) <= ?", [high])
+        case (nil, nil): return SQLFragment("1")
+        }
+    }
+
+    /// DA: YYYYMMDD (the old YYYY.MM.DD too); ranges inclusive.
+    static func date(_ column: String, _ value: String) throws -> SQLFragment {
+        let (low, high) = try range(value, what: "date (YYYYMMDD)")
+        func parse(_ text: String?) throws -> String? {
+            guard let text else { return nil }
+            guard let date = ValueNormalizer.date(text), isPlausibleDate(date) else {
+                throw MatchError("'\(text)' is not a date (YYYYMMDD); ranges are A-B, -B, A-")
+            }
+            return date
+        }
+        let l = try parse(low), h = try parse(high)
+        if let l, let h, l > h { throw MatchError("the range starts after it ends") }
+        // An open start still skips empty values.
+        return between(column, .text(l ?? "00000000"), h.map { .text($0) })
+    }
+
+    static func isPlausibleDate(_ digits: String) -> Bool {
+        let d = Array(digits.utf8).map { Int($0) - 48 }
+        let month = d[4] * 10 + d[5], day = d[6] * 10 + d[7]
+        return (1...12).contains(month) && (1...31).contains(day)
+    }
+
+    /// TM: seconds since midnight; an end of lower precision covers its whole interval
+    /// (`-10` ends at 10:59:59.999999), and so does a single value.
+    static func time(_ column: String, _ value: String) throws -> SQLFragment {
+        let (low, high) = try range(value, what: "time (HHMMSS.FFFFFF)")
+        let l = try low.map { try timeInterval($0).start }, h = try high.map { try timeInterval($0).end }
+        if let l, let h, l >= h { throw MatchError("the range starts after it ends (ranges across midnight are not supported)") }
+        switch (l, h) {
+        case let (l?, h?): return SQLFragment("\(column) BETWEEN ? AND ?", [.real(l), .real(h)])
+        case let (l?, nil): return SQLFragment("\(column) >= ?", [.real(l)])
+        case let (nil, h?): return SQLFragment("\(column) <= ?", [.real(h)])
+        case (nil, nil): return SQLFragment("1")
+        }
+    }
+
+    /// The seconds a TM value covers at its precision (HH: the hour, HHMM: the minute, HHMMSS:
+    /// the second, fractions: their last digit), widened by half a microsecond, the finest
+    /// step TM has, so stored values at either end compare inside despite rounding.
+    static func timeInterval(_ text: String) throws -> (start: Double, end: Double) {
+        guard let start = ValueNormalizer.seconds(text) else {
+            throw MatchError("'\(text)' is not a time (HH, HHMM, HHMMSS, HHMMSS.FFFFFF); ranges are A-B, -B, A-")
+        }
+        let plain = text.filter { $0 != ":" }.trimmingCharacters(in: " ")
+        let parts = plain.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        var width: Double
+        switch parts[0].count {
+        case 2: width = 3600
+        case 4: width = 60
+        default: width = 1
+        }
+        if parts.count == 2 { for _ in 0..<parts[1].count { width /= 10 } }
+        return (start - 0.0000005, start + width - 0.0000005)
+    }
+
+    /// DT: compared on the padded form (timezone offsets are not applied); a single value
+    /// covers the interval of its precision.
+    static func dateTime(_ column: String, _ value: String) throws -> SQLFragment {
+        let (low, high) = try dateTimeRange(value)
+        let l = try low.map { try normalized($0, upper: false) }
+        let h = try high.map { try normalized($0, upper: true) }
+        if let l, let h, l > h { throw MatchError("the range starts after it ends") }
+        switch (l, h) {
+        case let (l?, h?): return SQLFragment("\(column) BETWEEN ? AND ?", [.text(l), .text(h)])
+        case let (l?, nil): return SQLFragment("\(column) >= ?", [.text(l)])
+        case let (nil, h?): return SQLFragment("\(column) <= ?", [.text(h)])
+        case (nil, nil): return SQLFragment("1")
+        }
+    }
+
+    static func normalized(_ text: String, upper: Bool) throws -> String {
+        guard isDateTime(Substring(text)), let value = ValueNormalizer.dateTime(text, upper: upper) else {
+            throw MatchError("'\(text)' is not a date-time (YYYY[MM[DD[HH[MM[SS[.F]]]]]][&ZZXX])")
+        }
+        return value
+    }
+
+    /// A DT value may hold a '-' itself (a negative UTC offset): a whole valid value is a single
+    /// value; otherwise the first hyphen that leaves two valid (or empty) ends splits the range.
+    static func dateTimeRange(_ value: String) throws -> (low: String?, high: String?) {
+        if isDateTime(Substring(value)) { return (value, value) }
+        var index = value.startIndex
+        while let hyphen = value[index...].firstIndex(of: "-") {
+            let left = value[..<hyphen], right = value[value.index(after: hyphen)...]
+            if !(left.isEmpty && right.isEmpty), left.isEmpty || isDateTime(left), right.isEmpty || isDateTime(right) {
+                return (left.isEmpty ? nil : String(left), right.isEmpty ? nil : String(right))
+            }
+            index = value.index(after: hyphen)
+        }
+        throw MatchError("'\(value)' is not a date-time or a range of them (A-B, -B, A-)")
+    }
+
+    /// YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]] with an optional &ZZXX offset.
+    static func isDateTime(_ text: Substring) -> Bool {
+        var main = text
+        if let sign = text.firstIndex(where: { $0 == "+" || $0 == "-" }) {
+            // &ZZXX: -1200 to +1400.
+            let zone = text[text.index(after: sign)...]
+            guard zone.count == 4, zone.allSatisfy(\.isASCIIDigit), let hours = Int(zone.prefix(2)), let minutes = Int(zone.suffix(2)),
+                  hours <= 14, minutes < 60 else { return false }
+            main = text[..<sign]
+        }
+        let parts = main.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let digits = parts[0]
+        guard [4, 6, 8, 10, 12, 14].contains(digits.count), digits.allSatisfy(\.isASCIIDigit) else { return false }
+        if parts.count == 2 {
+            guard digits.count == 14, (1...6).contains(parts[1].count), parts[1].allSatisfy(\.isASCIIDigit) else { return false }
+        }
+        return true
+    }
+
+    // MARK: UIDs and integers
+
+    /// C.2.2.2.2: a UID or a backslash-separated list of them; no wildcards.
+    static func uid(_ expression: String, _ value: String, multiValued: Bool) -> SQLFragment? {
+        let values = alternatives(value).map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+        guard !values.isEmpty else { return nil }
+        if multiValued {
+            return SQLFragment.any(values.map { SQLFragment("instr('\\' || \(expression) || '\\', ?) > 0", [.text("\\" + $0 + "\\")]) })
+        }
+        return inList(expression, values)
+    }
+
+    /// IS, US: exact, or any of a backslash list.
+    static func integer(_ expression: String, _ value: String) throws -> SQLFragment? {
+        let values = try alternatives(value).map { text -> Int64 in
+            guard let n = Int64(text.trimmingCharacters(in: " ").drop(while: { $0 == "+" })) else {
+                throw MatchError("'\(text)' is not an integer")
+            }
+            return n
+        }
+        guard !values.isEmpty else { return nil }
+        if values.count == 1 { return SQLFragment("\(expression) = ?", [.integer(values[0])]) }
+        return SQLFragment("\(expression) IN (\(values.map { _ in "?" }.joined(separator: ", ")))", values.map { .integer($0) })
+    }
+
+    // MARK: ModalitiesInStudy
+
+    /// Studies with a series of one of the modalities (wildcards allowed).
+    static func modalitiesInStudy(_ values: [String], asList: Bool) -> SQLFragment? {
+        guard !values.isEmpty, !values.contains(where: isUniversal) else { return nil }
+        var terms: [SQLFragment] = []
+        let exact = values.filter { !hasWildcard($0) }
+        if !exact.isEmpty { terms.append(inList("ms.modality", exact)) }
+        terms += values.filter(hasWildcard).map { SQLFragment("ms.modality GLOB ?", [.text(globPattern($0))]) }
+        let inner = SQLFragment.any(terms)!
+        if asList {
+            return SQLFragment("st.study_pk IN (SELECT ms.study_pk FROM series ms WHERE \(inner.sql))", inner.bindings)
+        }
+        return SQLFragment("EXISTS (SELECT 1 FROM series ms WHERE ms.study_pk = st.study_pk AND (\(inner.sql)))", inner.bindings)
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+}

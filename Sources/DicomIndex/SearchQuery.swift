@@ -1,0 +1,283 @@
+import DicomCore
+
+/// A QIDO-RS style search over the index (PS3.4 C.2.2.2, PS3.18 §8.3.4, §10.6): the level, the
+/// matching and return keys, scoping UIDs, paging. `plan()` checks it and turns it into one
+/// parameterised SQL statement; docs/search.md describes the rules.
+public struct SearchQuery: Sendable {
+    public var level: QueryLevel
+    /// `-k KEY[=VALUE]`, in the order given. Several keys for one attribute must all match.
+    public var keys: [QueryKey] = []
+    /// `--field KEY`: more attributes to return.
+    public var fields: [Tag] = []
+    /// `--field all`: every attribute the index has at this level and above.
+    public var allFields = false
+    /// Scope of a series or instance search (`--study`), or a study UID to match.
+    public var studyUID: String?
+    /// Scope of an instance search (`--series`).
+    public var seriesUID: String?
+    public var limit: Int?
+    public var offset = 0
+    /// Person names also match at the start of any name component.
+    public var fuzzy = false
+
+    public init(level: QueryLevel) { self.level = level }
+
+    /// Checks keys and values and builds the statements. Throws IndexError(.query) for an
+    /// unknown or unsupported key, a bad value or bad paging, naming the supported keys.
+    public func plan() throws -> SearchPlan { try SearchPlanner(self).build() }
+}
+
+/// One attribute of the results.
+public struct SearchColumn: Sendable {
+    public let tag: Tag
+    public let keyword: String
+    public let vr: VR
+    let key: SearchKey
+    /// Column of the statement that holds the value; nil for constants and RetrieveURL.
+    let sqlIndex: Int32?
+    var isInteger: Bool { key.isInteger }
+}
+
+/// A search turned into SQL: one statement for the results, one for the files they hold.
+public struct SearchPlan: Sendable {
+    public let query: SearchQuery
+    /// The returned attributes, in ascending tag order.
+    public let columns: [SearchColumn]
+    public let sql: String
+    public let bindings: [SQLValue]
+    /// The stored path's column in `sql` (instance level).
+    let pathIndex: Int32?
+    /// `SELECT i.path …`: every file of the matched entities, in instance order.
+    public let pathsSQL: String
+    public let pathsBindings: [SQLValue]
+}
+
+// MARK: - Building
+
+/// A piece of SQL with the values its `?` parameters take, in order.
+struct SQLFragment {
+    var sql: String
+    var bindings: [SQLValue] = []
+
+    init(_ sql: String, _ bindings: [SQLValue] = []) {
+        self.sql = sql
+        self.bindings = bindings
+    }
+
+    /// `(a) OR (b) …`; nil when there is nothing to join.
+    static func any(_ parts: [SQLFragment]) -> SQLFragment? {
+        guard !parts.isEmpty else { return nil }
+        if parts.count == 1 { return parts[0] }
+        return SQLFragment("(" + parts.map { "(\($0.sql))" }.joined(separator: " OR ") + ")", parts.flatMap(\.bindings))
+    }
+
+    static func all(_ parts: [SQLFragment]) -> SQLFragment? {
+        guard !parts.isEmpty else { return nil }
+        if parts.count == 1 { return parts[0] }
+        return SQLFragment("(" + parts.map { "(\($0.sql))" }.joined(separator: " AND ") + ")", parts.flatMap(\.bindings))
+    }
+}
+
+/// One WHERE term and what it says about the tables it touches (to choose the join order).
+struct Condition {
+    var fragment: SQLFragment
+    /// The level whose table it restricts.
+    var level: QueryLevel
+    /// Exact values (or a range) on a column with an index of its own (IndexSchema): the
+    /// statement can start there. Below the study level this decides the join order.
+    var isIndexed = false
+    /// Exact values of a unique UID column: at most a few rows.
+    var isUnique = false
+}
+
+struct SearchPlanner {
+    let query: SearchQuery
+    var level: QueryLevel { query.level }
+
+    init(_ query: SearchQuery) { self.query = query }
+
+    func build() throws -> SearchPlan {
+        if let limit = query.limit, limit < 0 { throw IndexError(.query, path: "--limit", "must be 0 or more") }
+        if query.offset < 0 { throw IndexError(.query, path: "--offset", "must be 0 or more") }
+        if query.seriesUID != nil, level == .study {
+            throw IndexError(.query, path: "--series", "scopes series or instance searches, not studies")
+        }
+
+        // What to return: the level's defaults, --field, and every key named with -k.
+        var returned: [Tag: SearchKey] = [:]
+        for key in SearchKeys.supported(at: level) where query.allFields || key.isDefault(at: level) {
+            returned[key.tag] = key
+        }
+        for tag in query.fields {
+            let key = try supportedKey(tag, argument: "--field \(Self.name(of: tag))")
+            returned[tag] = key
+        }
+
+        // What to match.
+        var conditions: [Condition] = []
+        var modalityAlternatives: [[String]] = []
+        for queryKey in query.keys {
+            let key = try supportedKey(queryKey.tag, argument: "-k \(queryKey.text)")
+            returned[key.tag] = key
+            guard let value = queryKey.value, !Matching.isUniversal(value) else { continue }
+            guard key.isMatchable else {
+                throw IndexError(.query, path: "-k \(queryKey.text)",
+                                 "\(key.keyword) is returned only, it cannot be matched (give it without a value); "
+                                     + "matching keys at \(level.rawValue) level: \(SearchKeys.matchableKeywords(at: level))")
+            }
+            if case .modalitiesInStudy = key.source {
+                modalityAlternatives.append(Matching.alternatives(value))
+                continue
+            }
+            do {
+                if let condition = try Matching.condition(for: key, value: value, fuzzy: query.fuzzy) {
+                    conditions.append(condition)
+                }
+            } catch let error as MatchError {
+                throw IndexError(.query, path: "-k \(queryKey.text)", error.message)
+            }
+        }
+        if let uid = query.studyUID {
+            conditions.append(try scope(.studyInstanceUID, uid, option: "--study"))
+            returned[.studyInstanceUID] = SearchKeys.key(for: .studyInstanceUID, at: level)
+        }
+        if let uid = query.seriesUID {
+            conditions.append(try scope(.seriesInstanceUID, uid, option: "--series"))
+            returned[.seriesInstanceUID] = SearchKeys.key(for: .seriesInstanceUID, at: level)
+        }
+        // ModalitiesInStudy through the series table: an IN list when nothing else narrows the
+        // studies (the series_modality index finds them), else EXISTS per candidate study.
+        let narrowed = conditions.contains { $0.level == .study || $0.isIndexed }
+        for alternatives in modalityAlternatives {
+            if let fragment = Matching.modalitiesInStudy(alternatives, asList: !narrowed) {
+                conditions.append(Condition(fragment: fragment, level: .study))
+            }
+        }
+
+        // Columns in tag order; the statement selects the stored ones.
+        var columns: [SearchColumn] = []
+        var selected: [String] = []
+        for key in returned.values.sorted(by: { $0.tag < $1.tag }) {
+            let expression = Self.expression(for: key)
+            if let expression { selected.append(expression) }
+            columns.append(SearchColumn(tag: key.tag, keyword: key.keyword, vr: key.vr, key: key,
+                                        sqlIndex: expression == nil ? nil : Int32(selected.count - 1)))
+        }
+        var pathIndex: Int32?
+        if level == .instance {
+            selected.append("i.path")
+            pathIndex = Int32(selected.count - 1)
+        }
+
+        // Start below the studies for a UID lookup there, or for another indexed lower-level key
+        // (Modality) when no indexed study key (PatientID, StudyDate, …) narrows the studies.
+        let startBelow = conditions.contains { $0.isUnique && $0.level != .study }
+            || (conditions.contains { $0.isIndexed && $0.level != .study } && !conditions.contains { $0.isIndexed && $0.level == .study })
+        let whereClause = SQLFragment.all(conditions.map(\.fragment))
+        let paging: [SQLValue] = [.integer(Int64(query.limit ?? -1)), .integer(Int64(query.offset))]
+
+        var sql = "SELECT \(selected.joined(separator: ", ")) FROM \(Self.from(level, startAtStudies: !startBelow))"
+        var bindings: [SQLValue] = []
+        if let whereClause {
+            sql += " WHERE \(whereClause.sql)"
+            bindings += whereClause.bindings
+        }
+        sql += " ORDER BY \(Self.order(level)) LIMIT ? OFFSET ?"
+        bindings += paging
+
+        // The files of what matched, in instance order.
+        var pathsSQL = "SELECT i.path FROM \(Self.from(.instance, startAtStudies: !startBelow))"
+        var pathsBindings: [SQLValue] = []
+        let paged = query.limit != nil || query.offset > 0
+        if level != .instance, paged {
+            let pk = level == .study ? "st.study_pk" : "se.series_pk"
+            pathsSQL += " WHERE \(pk) IN (SELECT \(pk) FROM \(Self.from(level, startAtStudies: !startBelow))"
+            if let whereClause {
+                pathsSQL += " WHERE \(whereClause.sql)"
+                pathsBindings += whereClause.bindings
+            }
+            pathsSQL += " ORDER BY \(Self.order(level)) LIMIT ? OFFSET ?)"
+            pathsBindings += paging
+            pathsSQL += " ORDER BY \(Self.order(.instance))"
+        } else {
+            if let whereClause {
+                pathsSQL += " WHERE \(whereClause.sql)"
+                pathsBindings += whereClause.bindings
+            }
+            pathsSQL += " ORDER BY \(Self.order(.instance))"
+            if level == .instance {
+                pathsSQL += " LIMIT ? OFFSET ?"
+                pathsBindings += paging
+            }
+        }
+        return SearchPlan(query: query, columns: columns, sql: sql, bindings: bindings, pathIndex: pathIndex,
+                          pathsSQL: pathsSQL, pathsBindings: pathsBindings)
+    }
+
+    /// The key for `tag` at the query's level, or an error that lists the level's keys.
+    func supportedKey(_ tag: Tag, argument: String) throws -> SearchKey {
+        if let key = SearchKeys.key(for: tag, at: level) { return key }
+        let keys = SearchKeys.summary(at: level)
+        if let lower = SearchKeys.all.first(where: { $0.tag == tag }) {
+            throw IndexError(.query, path: argument,
+                             "\(lower.keyword) \(tag) is a \(lower.level.rawValue)-level key, not usable in a \(level.rawValue) search; \(keys)")
+        }
+        throw IndexError(.query, path: argument, "\(Self.name(of: tag)) \(tag) is not supported by the index; \(keys)")
+    }
+
+    func scope(_ tag: Tag, _ uid: String, option: String) throws -> Condition {
+        guard let key = SearchKeys.key(for: tag, at: level), !uid.isEmpty else {
+            throw IndexError(.query, path: option, "needs a UID")
+        }
+        do {
+            guard let condition = try Matching.condition(for: key, value: uid, fuzzy: false) else {
+                throw IndexError(.query, path: option, "needs a UID")
+            }
+            return condition
+        } catch let error as MatchError {
+            throw IndexError(.query, path: "\(option) \(uid)", error.message)
+        }
+    }
+
+    static func name(of tag: Tag) -> String {
+        let keyword = DataDictionary.keyword(for: tag)
+        return keyword.isEmpty ? tag.description : keyword
+    }
+
+    /// The SQL expression of a key's stored value; nil for constants and RetrieveURL.
+    static func expression(for key: SearchKey) -> String? {
+        switch key.source {
+        case .column(let a): return "\(a.level.alias).\(a.column)"
+        case .modalitiesInStudy: return "st.modalities"
+        case .sopClassesInStudy: return "st.sop_classes"
+        case .numberOfStudyRelatedSeries: return "st.num_series"
+        case .numberOfStudyRelatedInstances: return "st.num_instances"
+        case .numberOfSeriesRelatedInstances: return "se.num_instances"
+        case .availableTransferSyntax: return "i.transfer_syntax"
+        case .retrieveURL, .instanceAvailability, .specificCharacterSet: return nil
+        }
+    }
+
+    /// The tables of a level joined to those above. Starting at the studies (CROSS JOIN fixes
+    /// the loop order) walks them in result order through the studies_date index, so only
+    /// small blocks need sorting; an indexed key of a lower level (SeriesInstanceUID, Modality,
+    /// SOPInstanceUID) lets SQLite start there instead.
+    static func from(_ level: QueryLevel, startAtStudies: Bool) -> String {
+        let join = startAtStudies ? "CROSS JOIN" : "JOIN"
+        switch level {
+        case .study: return "studies st"
+        case .series: return "studies st \(join) series se ON se.study_pk = st.study_pk"
+        case .instance:
+            return "studies st \(join) series se ON se.study_pk = st.study_pk \(join) instances i ON i.series_pk = se.series_pk"
+        }
+    }
+
+    /// Studies by StudyDate, StudyTime, StudyInstanceUID; series then by SeriesNumber,
+    /// SeriesInstanceUID; instances then by InstanceNumber, SOPInstanceUID. Missing values last.
+    static func order(_ level: QueryLevel) -> String {
+        var terms = ["st.study_date NULLS LAST", "st.study_time NULLS LAST", "st.study_uid"]
+        if level.depth >= 1 { terms += ["se.series_number NULLS LAST", "se.series_uid"] }
+        if level.depth >= 2 { terms += ["i.instance_number NULLS LAST", "i.sop_uid"] }
+        return terms.joined(separator: ", ")
+    }
+}

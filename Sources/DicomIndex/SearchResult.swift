@@ -1,0 +1,134 @@
+import DicomCore
+
+/// A stored value of a result: text (several values joined by backslash) or an integer.
+public enum SearchValue: Sendable, Equatable, CustomStringConvertible {
+    case text(String)
+    case integer(Int64)
+
+    public var description: String {
+        switch self {
+        case .text(let text): return text
+        case .integer(let n): return String(n)
+        }
+    }
+}
+
+/// One matched study, series or instance: its attributes in ascending tag order.
+public struct SearchResult: Sendable {
+    /// The returned attributes (the plan's), in ascending tag order.
+    public let columns: [SearchColumn]
+    /// Each column's value; nil when the index has none (returned zero-length).
+    public let values: [SearchValue?]
+    /// The file as the index stores it (instance level): relative to the archive root or absolute.
+    public let storedPath: String?
+
+    public func value(_ tag: Tag) -> SearchValue? {
+        guard let i = columns.firstIndex(where: { $0.tag == tag }) else { return nil }
+        return values[i]
+    }
+
+    /// The result as a DICOM data set (Specific Character Set ISO_IR 192), for DICOM JSON.
+    public var dataSet: DataSet {
+        var dataSet = Self.template
+        for (column, value) in zip(columns, values) where column.tag != .specificCharacterSet {
+            dataSet.set(DataElement(tag: column.tag, vr: column.vr, bytes: Self.bytes(value, vr: column.vr)))
+        }
+        return dataSet
+    }
+
+    /// Text in the index is UTF-8.
+    static let characterSet = "ISO_IR 192"
+    private static let template = DataSet(elements: [
+        DataElement(tag: .specificCharacterSet, vr: .CS, bytes: Array(characterSet.utf8)),
+    ])
+
+    static func bytes(_ value: SearchValue?, vr: VR) -> [UInt8] {
+        switch value {
+        case nil: return []
+        case .text(let text)?: return Array(text.utf8)
+        case .integer(let n)?:
+            switch vr {
+            case .US, .SS: return [UInt8(truncatingIfNeeded: n), UInt8(truncatingIfNeeded: n >> 8)]
+            case .UL, .SL: return (0..<4).map { UInt8(truncatingIfNeeded: n >> ($0 * 8)) }
+            default: return Array(String(n).utf8)
+            }
+        }
+    }
+}
+
+extension ArchiveIndex {
+    /// Runs a planned search: one statement, each row handed to `body` as it comes (nothing is
+    /// collected). `retrieveURL` makes the RetrieveURL of an instance from its stored path;
+    /// without it RetrieveURL is returned empty. Returns the number of results.
+    @discardableResult
+    public func search(_ plan: SearchPlan, retrieveURL: ((String) -> String)? = nil,
+                       _ body: (SearchResult) throws -> Void) throws -> Int {
+        prepareForReading()
+        let statement = try database.prepare(plan.sql)
+        defer { statement.reset() }
+        statement.bind(plan.bindings)
+        let columns = plan.columns
+        // What to read per column, without touching the column structs in the loop.
+        enum Reader { case text(Int32), integer(Int32), constant(SearchValue?), retrieveURL }
+        let readers: [Reader] = columns.map { column in
+            if let index = column.sqlIndex { return column.isInteger ? .integer(index) : .text(index) }
+            switch column.key.source {
+            case .specificCharacterSet: return .constant(.text(SearchResult.characterSet))
+            case .instanceAvailability: return .constant(.text("ONLINE"))
+            case .retrieveURL: return .retrieveURL
+            default: return .constant(nil)
+            }
+        }
+        var count = 0
+        while try statement.step() {
+            let path = plan.pathIndex.flatMap { statement.text($0) }
+            var values: [SearchValue?] = []
+            values.reserveCapacity(readers.count)
+            for reader in readers {
+                switch reader {
+                case .text(let index): values.append(statement.text(index).map { .text($0) })
+                case .integer(let index): values.append(statement.isNull(index) ? nil : .integer(statement.int(index)))
+                case .constant(let value): values.append(value)
+                case .retrieveURL: values.append(path.flatMap { p in retrieveURL.map { .text($0(p)) } })
+                }
+            }
+            try body(SearchResult(columns: columns, values: values, storedPath: path))
+            count += 1
+        }
+        return count
+    }
+
+    /// The stored path of every file the matched entities hold, in instance order (for
+    /// `--format paths`). Returns the number of files.
+    @discardableResult
+    public func searchPaths(_ plan: SearchPlan, _ body: (String) throws -> Void) throws -> Int {
+        prepareForReading()
+        let statement = try database.prepare(plan.pathsSQL)
+        defer { statement.reset() }
+        statement.bind(plan.pathsBindings)
+        var count = 0
+        while try statement.step() {
+            if let path = statement.text(0) {
+                try body(path)
+                count += 1
+            }
+        }
+        return count
+    }
+
+    /// SQLite's plan of a search's statements (for --debug).
+    public func explain(_ plan: SearchPlan, paths: Bool = false) throws -> [String] {
+        let statement = try database.prepare("EXPLAIN QUERY PLAN " + (paths ? plan.pathsSQL : plan.sql))
+        defer { statement.reset() }
+        statement.bind(paths ? plan.pathsBindings : plan.bindings)
+        var lines: [String] = []
+        while try statement.step() { lines.append(statement.text(3) ?? "") }
+        return lines
+    }
+
+    /// Memory-mapped reads: a search touches pages all over the file, and mapping them saves a
+    /// read() per page (half the time of a cold query on a large index).
+    private func prepareForReading() {
+        try? database.execute("PRAGMA mmap_size=1073741824")
+    }
+}
