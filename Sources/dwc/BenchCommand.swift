@@ -1,11 +1,12 @@
 import ArgumentParser
+import DicomIndex
 import DwcKit
 
 /// Measurements for Scripts/ benchmarks; hidden from help.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measurements used by make bench.", shouldDisplay: false,
-        subcommands: [ParseHeaders.self, Frames.self, SampleArchiveCommand.self])
+        subcommands: [ParseHeaders.self, Frames.self, Search.self, SyntheticIndex.self, SampleArchiveCommand.self])
 
     struct ParseHeaders: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -52,6 +53,53 @@ extension BenchCommand {
             "peak_rss_kb": \(r.peakRSSKilobytes)}
 
             """)
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Search: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "search", abstract: "Time a search in process (output discarded); print JSON.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "studies, series or instances.")
+        var level: SearchOperation.Level
+
+        @Option(name: .customShort("k"), help: "KEY[=VALUE], as for dwc search.")
+        var keys: [String] = []
+
+        @Option(help: "Output format to produce (and discard).")
+        var format: SearchOperation.Format = .json
+
+        @Option(help: "Rounds.")
+        var `repeat` = 5
+
+        func run() throws {
+            var query = SearchQuery(level: level.queryLevel)
+            query.keys = try keys.map { try QueryKey(parsing: $0, level: level.queryLevel) }
+            var operation = SearchOperation(location: global.location, query: query)
+            operation.format = format
+            let (median, results) = try SearchBenchmark().time(operation, rounds: `repeat`)
+            Output.write("{\"results\": \(results), \"median_ms\": \(median * 1000)}\n")
+        }
+    }
+
+    struct SyntheticIndex: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "synthetic-index", abstract: "Fill an index file with N synthetic instances (no files).")
+
+        @Option(help: "Instances.")
+        var instances = 1_000_000
+
+        @Argument(help: "Index file to (re)create.")
+        var index: String
+
+        func run() throws {
+            try SearchBenchmark().makeSyntheticIndex(path: index, instances: instances) { done in
+                if done % 100_000 == 0 { Output.info("\(done) instances") }
+            }
         }
     }
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Indexing and searching, dwc beside dicomweb-client's DICOMfileClient on the same archive and
+the same queries, in one run (issue 3's measurements), plus study-level queries over a synthetic
+1,000,000-instance index.
+
+- cold index of the archive: files/s of `dwc index` and of DICOMfileClient(recreate_db=True);
+- a re-run with nothing changed: `dwc index` beside DICOMfileClient(update_db=True);
+- searches in process: `dwc bench search` (SearchOperation, output produced and discarded)
+  beside DICOMfileClient.search_for_*; and `dwc search` as a whole process;
+- the 1M index: `dwc bench synthetic-index`, then study queries in process and as processes.
+Writes the block between <!-- bench:index:start --> and <!-- bench:index:end --> of docs/benchmarks.md.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def timed(fn, runs=1):
+    samples = []
+    result = None
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples), result
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dwc", default=os.path.join(ROOT, ".build", "release", "dwc"))
+    ap.add_argument("--archive", default="/tmp/dwc-corpus/archive")
+    ap.add_argument("--synthetic", default="/tmp/dwc-bench-1m.sqlite", help="1M-instance index (made once)")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    dwc = os.path.abspath(args.dwc)
+    from dicomweb_client.api import DICOMfileClient
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        index = os.path.join(tmp, "index.sqlite")
+        files = sum(len(f) for _, _, f in os.walk(args.archive))
+        # The corpus holds two broken files on purpose: dwc reports them and exits 22.
+        quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cold, _ = timed(lambda: subprocess.run([dwc, "index", "-A", args.archive, "--index", index], **quiet))
+        rerun, _ = timed(lambda: subprocess.run([dwc, "index", "-A", args.archive, "--index", index], **quiet), args.runs)
+        db = os.path.join(tmp, "client-db")
+        os.makedirs(db)
+        client_cold, client = timed(lambda: DICOMfileClient(url=f"file://{args.archive}", db_dir=db, recreate_db=True))
+        client_rerun, client = timed(lambda: DICOMfileClient(url=f"file://{args.archive}", db_dir=db, update_db=True), 2)
+        rows.append(("index the archive, cold (files/s)", f"{files / cold:,.0f}", f"{files / client_cold:,.0f}", client_cold / cold))
+        rows.append(("index again, nothing changed", f"{rerun * 1000:.0f} ms", f"{client_rerun * 1000:.0f} ms", client_rerun / rerun))
+
+        queries = [
+            ("all studies", "studies", [], lambda: client.search_for_studies(get_remaining=True)),
+            ("studies: PatientName wildcard + date range", "studies", ["-k", "PatientName=A*", "-k", "StudyDate=20150101-20201231"],
+             lambda: client.search_for_studies(search_filters={"PatientName": "A*", "StudyDate": "20150101-20201231"}, get_remaining=True)),
+            ("all series", "series", [], lambda: client.search_for_series(get_remaining=True)),
+            ("all instances", "instances", [], lambda: client.search_for_instances(get_remaining=True)),
+        ]
+        for name, level, keys, client_query in queries:
+            d = json.loads(run([dwc, "bench", "search", level, "--index", index, "--repeat", str(args.runs)] + keys).stdout)
+            process, _ = timed(lambda: run([dwc, "search", level, "--index", index, "--format", "json"] + keys), args.runs)
+            client_time, client_result = timed(client_query, 3)
+            rows.append((f"search {name} ({d['results']} results; client: {len(client_result)})",
+                         f"{d['median_ms']:.1f} ms in process, {process * 1000:.0f} ms as a process",
+                         f"{client_time * 1000:.0f} ms", client_time / (d["median_ms"] / 1000)))
+
+    if not os.path.exists(args.synthetic):
+        run([dwc, "bench", "synthetic-index", "--instances", "1000000", args.synthetic])
+    big = []
+    for name, keys in [("PatientID", ["-k", "PatientID=P1234"]),
+                       ("PatientName wildcard + date range", ["-k", "PatientName=doe*", "-k", "StudyDate=20100101-20151231"]),
+                       ("ModalitiesInStudy + open date range", ["-k", "ModalitiesInStudy=SM", "-k", "StudyDate=20200101-"]),
+                       ("all studies, first 100", ["--limit", "100"])]:
+        bench_keys = [k for k in keys if k not in ("--limit", "100")]
+        d = json.loads(run([dwc, "bench", "search", "studies", "--index", args.synthetic, "--repeat", str(args.runs)] + bench_keys).stdout)
+        process, _ = timed(lambda: run([dwc, "search", "studies", "--index", args.synthetic, "--format", "json"] + keys), args.runs)
+        big.append((name, d["results"], d["median_ms"], process * 1000))
+
+    lines = ["| what | dwc | DICOMfileClient | dwc faster by |", "|---|---:|---:|---:|"]
+    lines += [f"| {a} | {b} | {c} | {r:.0f}× |" for a, b, c, r in rows]
+    lines += ["", "1,000,000-instance synthetic index (27,778 studies), study-level queries:", "",
+              "| query | matches | dwc in process | dwc process (whole `dwc search`) |", "|---|---:|---:|---:|"]
+    lines += [f"| {n} | {m} | {ms:.1f} ms | {p:.0f} ms |" for n, m, ms, p in big]
+    table = "\n".join(lines)
+    print(table)
+    doc = os.path.join(ROOT, "docs", "benchmarks.md")
+    block = (f"<!-- bench:index:start -->\nMeasured {time.strftime('%Y-%m-%d')} by `python3 Scripts/bench_index_search.py` on "
+             f"`{args.archive}` ({files} files; medians of {args.runs} runs, DICOMfileClient of 1-3; 2 cores, page cache warm).\n\n"
+             f"{table}\n<!-- bench:index:end -->")
+    text = open(doc, encoding="utf-8").read()
+    if "<!-- bench:index:start -->" in text:
+        text = re.sub(r"<!-- bench:index:start -->.*?<!-- bench:index:end -->", lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n## Index and search (issue 3)\n\n" + block + "\n"
+    open(doc, "w", encoding="utf-8").write(text)
+
+
+if __name__ == "__main__":
+    main()
