@@ -1,3 +1,4 @@
+import DicomCodecs
 import DicomDeflate
 import DicomIndex
 
@@ -7,6 +8,6 @@ public enum LinkedLibraries {
         [
             ("zlib", ZlibDeflateCodec.zlibVersion),
             ("SQLite", SQLiteDatabase.libraryVersion),
-        ]
+        ] + CodecLibraries.versions
     }
 }
