@@ -11,16 +11,12 @@ public struct DictionaryEntry: Sendable {
 }
 
 /// Lookups in the data dictionary generated from the standard by Scripts/gen-dictionary.py.
-/// The table is parsed once, on first use, at the byte level (every dwc process pays for it, so
-/// it must cost about a millisecond, not tens).
+/// Tag and VR look-ups use generated integer arrays; the text table (names, keywords, VM) is
+/// parsed once, at the byte level, only when those are asked for.
 public enum DataDictionary {
     private struct Tables: Sendable {
         /// Sorted by tag, as the generated table is.
         var entries: [DictionaryEntry] = []
-        /// The same tags and VRs in plain arrays: the parser's look-up touches no strings.
-        var tags: [UInt32] = []
-        var vrs: [VR] = []
-        var ambiguous: [Bool] = []
         /// Repeating groups (50xx, 60xx …): mask of fixed bits, value of those bits, entry.
         var repeaters: [(mask: UInt32, value: UInt32, entry: DictionaryEntry)] = []
     }
@@ -31,9 +27,6 @@ public enum DataDictionary {
         forEachRow(dictionaryTable) { fields in
             guard let tag = hexValue(fields[0]), let entry = entry(tag: tag, fields) else { return }
             tables.entries.append(entry)
-            tables.tags.append(tag)
-            tables.vrs.append(entry.vr)
-            tables.ambiguous.append(entry.allowedVRs.count > 1)
         }
         forEachRow(repeatersTable) { fields in
             var mask: UInt32 = 0, value: UInt32 = 0
@@ -112,7 +105,7 @@ public enum DataDictionary {
     }
 
     public static func entry(for tag: Tag) -> DictionaryEntry? {
-        if let i = index(of: tag) { return tables.entries[i] }
+        if let i = index(of: tag), i < tables.entries.count, tables.entries[i].tag == tag { return tables.entries[i] }
         if tag.isPrivate { return nil }
         if tag.element == 0 {
             // Every standard group has a group length (gggg,0000), UL, retired outside group 0002.
@@ -131,18 +124,23 @@ public enum DataDictionary {
     /// lengths, LO for private creators, UN otherwise.
     public static func implicitVR(for tag: Tag) -> VR {
         if tag.isPrivateCreator { return .LO }
-        if let i = index(of: tag) { return tables.vrs[i] }
+        if let i = index(of: tag) {
+            let code = dictionaryVRCodes[i]
+            return VR(byte0: UInt8(truncatingIfNeeded: code >> 8 & 0x7F), byte1: UInt8(truncatingIfNeeded: code)) ?? .UN
+        }
         return entry(for: tag)?.vr ?? .UN
     }
 
     /// Whether the dictionary allows several VRs for `tag` ("US or SS", "OB or OW" …).
     public static func hasAmbiguousVR(_ tag: Tag) -> Bool {
-        if let i = index(of: tag) { return tables.ambiguous[i] }
+        if let i = index(of: tag) { return dictionaryVRCodes[i] & 0x8000 != 0 }
         return (entry(for: tag)?.allowedVRs.count ?? 0) > 1
     }
 
+    /// Position of `tag` in the generated integer table (the text table has the same order), found
+    /// without parsing the text table: the parser's look-ups cost no start-up time.
     private static func index(of tag: Tag) -> Int? {
-        tables.tags.withUnsafeBufferPointer { tags in
+        dictionaryTags.withUnsafeBufferPointer { tags in
             var low = 0, high = tags.count
             while low < high {
                 let mid = (low + high) / 2

@@ -43,6 +43,19 @@ typealias Tag = DicomCore.Tag
         #expect(DataDictionary.entry(keyword: "SelectorUVValue")?.vr == .UV)
     }
 
+    @Test func integerTableAgreesWithTheTextTable() throws {
+        // The parser's look-ups use the integer arrays, names come from the text table.
+        #expect(dictionaryTags.count == dictionaryVRCodes.count)
+        #expect(dictionaryTags == dictionaryTags.sorted())
+        for i in stride(from: 0, to: dictionaryTags.count, by: 97) {
+            let tag = Tag(rawValue: dictionaryTags[i])
+            let entry = try #require(DataDictionary.entry(for: tag))
+            #expect(entry.tag == tag)
+            #expect(DataDictionary.implicitVR(for: tag) == entry.vr || tag.isPrivateCreator)
+            #expect(DataDictionary.hasAmbiguousVR(tag) == (entry.allowedVRs.count > 1))
+        }
+    }
+
     @Test func resolvesRepeatingGroupsAndGroupLengths() throws {
         let overlay = try #require(DataDictionary.entry(for: Tag(0x6002, 0x3000)))
         #expect(overlay.keyword == "OverlayData")
