@@ -7,10 +7,19 @@ import CTurboJPEG
 public enum CodecLibraries {
     public static var versions: [(name: String, version: String)] {
         [
+            ("libjpeg-turbo", libjpegTurboVersion),
             ("OpenJPEG", String(cString: opj_version())),
             ("CharLS", charlsVersion),
             ("libpng", String(cString: png_get_libpng_ver(nil))),
         ]
+    }
+
+    /// From LIBJPEG_TURBO_VERSION_NUMBER (MMMmmmppp) of the <jconfig.h> compiled against:
+    /// libturbojpeg 2.1 has no run-time version call. "unknown" without that header.
+    private static var libjpegTurboVersion: String {
+        let number = Int(dwc_libjpeg_turbo_version_number())
+        guard number > 0 else { return "unknown" }
+        return "\(number / 1_000_000).\(number / 1_000 % 1_000).\(number % 1_000)"
     }
 
     private static var charlsVersion: String {
