@@ -9,6 +9,8 @@ struct DwcProcess {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static var binary: String {
+        // DWC_BINARY names the binary when it was built elsewhere (e.g. `--scratch-path`).
+        if let path = ProcessInfo.processInfo.environment["DWC_BINARY"], !path.isEmpty { return path }
         for configuration in ["debug", "release"] {
             let path = packageRoot.appendingPathComponent(".build/\(configuration)/dwc").path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
