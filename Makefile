@@ -23,6 +23,7 @@ test: bootstrap
 	$(SWIFT) build
 	python3 Scripts/conformance.py --dwc $(DWC_DEBUG)
 	python3 Scripts/frames_conformance.py --dwc $(DWC_DEBUG)
+	python3 Scripts/metadata_conformance.py --dwc $(DWC_DEBUG)
 	$(SWIFT) test
 
 unit: bootstrap
@@ -31,6 +32,7 @@ unit: bootstrap
 conformance: build
 	python3 Scripts/conformance.py --dwc $(DWC_DEBUG)
 	python3 Scripts/frames_conformance.py --dwc $(DWC_DEBUG)
+	python3 Scripts/metadata_conformance.py --dwc $(DWC_DEBUG)
 
 demo: release
 	@Scripts/demo $(DWC_RELEASE) $(DEMO)
@@ -40,6 +42,8 @@ bench: release
 	python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore dicomweb-client highdicom pillow numpy
 	test -d /tmp/dwc-corpus/wsi || python3 ../shared/bench/make_corpus.py -o /tmp/dwc-corpus
 	python3 Scripts/bench_frames.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
+	python3 Scripts/bench_index_search.py --dwc $(DWC_RELEASE) --archive /tmp/dwc-corpus/archive
+	python3 Scripts/bench_metadata.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
 
 # Regenerate the data dictionary from pydicom's copy of the standard.
 dictionary:

@@ -15,12 +15,14 @@ public struct DumpOperation: Sendable {
         self.pretty = pretty
     }
 
-    /// The DICOM JSON object of the file's data set (file meta excluded).
-    public func json(_ file: DicomFile, writer: inout JSONWriter) throws {
+    /// The DICOM JSON object of the file's data set (file meta excluded). Values above the inline
+    /// threshold become BulkDataURIs naming `path` (nil for stdin: they are left out then).
+    public func json(_ file: DicomFile, path: String?, writer: inout JSONWriter) throws {
         var options = DicomJSONOptions(inlineThreshold: inlineThreshold, pretty: pretty)
         options.loadValue = { element in try Self.valueBytes(of: element, in: file) }
-        if file.source is FileByteSource {
-            let base = BulkDataURI.fileURI(path: file.source.name)
+        if let path, path != "-" {
+            // Deflated files are parsed from an inflated copy: their offsets are in that copy.
+            let base = BulkDataURI.fileURI(path: path)
             let inflated = file.transferSyntax.isDeflated
             options.bulkDataURI = { element in
                 let (offset, length) = Self.span(of: element)

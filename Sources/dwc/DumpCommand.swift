@@ -50,7 +50,7 @@ struct DumpCommand: ParsableCommand {
                 case .text:
                     Output.write(operation.text(file, path: path))
                 case .json:
-                    try operation.json(file, writer: &writer)
+                    try operation.json(file, path: path, writer: &writer)
                     if !asArray {
                         Output.write(bytes: writer.bytes + [10])
                         writer = JSONWriter(pretty: !compact)
