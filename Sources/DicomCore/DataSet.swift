@@ -14,6 +14,8 @@ public struct DataSet: Sendable {
     }
 
     public var isEmpty: Bool { elements.isEmpty }
+
+    public mutating func reserveCapacity(_ count: Int) { elements.reserveCapacity(count) }
     public var count: Int { elements.count }
 
     private func index(of tag: Tag) -> (found: Bool, index: Int) {

@@ -197,6 +197,8 @@ struct ElementParser {
     /// length) or the end of the source.
     mutating func parseDataSet(encoding: Encoding, end: UInt64?, depth: Int, characterSet: SpecificCharacterSet, isItem: Bool) throws -> DataSet {
         var dataSet = DataSet(isBigEndian: encoding.bigEndian, characterSet: characterSet)
+        // A typical image header has 50-150 top-level elements: grow once, not eight times.
+        if depth == 0, !isItem { dataSet.reserveCapacity(128) }
         pixelRepresentations.append(nil)
         ambiguousTags.append([])
         defer {
