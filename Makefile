@@ -24,6 +24,7 @@ test: bootstrap
 	python3 Scripts/conformance.py --dwc $(DWC_DEBUG)
 	python3 Scripts/frames_conformance.py --dwc $(DWC_DEBUG)
 	python3 Scripts/metadata_conformance.py --dwc $(DWC_DEBUG)
+	python3 Scripts/render_conformance.py --dwc $(DWC_DEBUG)
 	$(SWIFT) test
 
 unit: bootstrap
@@ -33,6 +34,7 @@ conformance: build
 	python3 Scripts/conformance.py --dwc $(DWC_DEBUG)
 	python3 Scripts/frames_conformance.py --dwc $(DWC_DEBUG)
 	python3 Scripts/metadata_conformance.py --dwc $(DWC_DEBUG)
+	python3 Scripts/render_conformance.py --dwc $(DWC_DEBUG)
 
 demo: release
 	@Scripts/demo $(DWC_RELEASE) $(DEMO)
@@ -44,6 +46,7 @@ bench: release
 	python3 Scripts/bench_frames.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
 	python3 Scripts/bench_index_search.py --dwc $(DWC_RELEASE) --archive /tmp/dwc-corpus/archive
 	python3 Scripts/bench_metadata.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
+	python3 Scripts/bench_render.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
 
 # Regenerate the data dictionary from pydicom's copy of the standard.
 dictionary:

@@ -48,6 +48,8 @@ def expected_frames(ds):
         return list(generate_frames(ds.PixelData, number_of_frames=frames))
     rows, cols = int(ds.Rows), int(ds.Columns)
     samples = int(getattr(ds, "SamplesPerPixel", 1))
+    if getattr(ds, "PhotometricInterpretation", "") == "YBR_FULL_422" and samples == 3:
+        samples = 2  # two chroma samples per two pixels (PS3.3 C.7.6.3.1.2)
     bits = int(ds.BitsAllocated)
     data = bytes(ds.PixelData)
     frame_bits = rows * cols * samples * bits

@@ -18,13 +18,14 @@ public struct StoredInstance: Sendable {
     public var pixelLength: UInt64?
     public var pixelEncapsulated: Bool
     public var frameTable: [UInt8]?
+    public var photometric: String?
 }
 
 extension ArchiveIndex {
     private static let instanceColumns = """
         i.path, i.sop_uid, s.series_uid, t.study_uid, i.sop_class_uid, i.size, i.mtime_ns, i.inode, i.transfer_syntax,
         i.rows, i.columns, i.samples_per_pixel, i.bits_allocated, i.number_of_frames, i.pixel_offset, i.pixel_length,
-        i.pixel_encapsulated, i.frame_table
+        i.pixel_encapsulated, i.frame_table, i.photometric
         FROM instances i JOIN series s USING (series_pk) JOIN studies t USING (study_pk)
         """
 
@@ -37,7 +38,7 @@ extension ArchiveIndex {
             transferSyntax: st.text(8) ?? "", rows: optionalInt(9), columns: optionalInt(10), samplesPerPixel: optionalInt(11),
             bitsAllocated: optionalInt(12), numberOfFrames: optionalInt(13),
             pixelOffset: optionalInt(14).map { UInt64($0) }, pixelLength: optionalInt(15).map { UInt64($0) },
-            pixelEncapsulated: st.int(16) != 0, frameTable: st.blob(17))
+            pixelEncapsulated: st.int(16) != 0, frameTable: st.blob(17), photometric: st.text(18))
     }
 
     public func instance(sopUID: String) throws -> StoredInstance? {

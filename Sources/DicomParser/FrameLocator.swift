@@ -54,7 +54,9 @@ public enum FrameLocator {
                 throw DicomParserError(.invalid, source: name, tag: .rows,
                                        message: "cannot size native frames: Rows \(rows), Columns \(columns), SamplesPerPixel \(samples), BitsAllocated \(bits)")
             }
-            let frameBits = rows * columns * samples * bits
+            // YBR_FULL_422 keeps two chroma samples per two pixels: 2 samples a pixel, not 3.
+            let storedSamples = ds.string(Tag(0x0028, 0x0004)) == "YBR_FULL_422" && samples == 3 ? 2 : samples
+            let frameBits = rows * columns * storedSamples * bits
             let needed = (frameBits * UInt64(frames) + 7) / 8
             var layout = FrameLayout(location: location, frameCount: frames,
                                      encoding: .native(frameBits: frameBits, bigEndian: file.transferSyntax.isBigEndian, bitsAllocated: Int(bits)),

@@ -25,6 +25,8 @@ public struct RetrieveFramesOperation: Sendable {
     public var frames: FrameSelection?
     public var output: Output = .directory(".", nameTemplate: "{sop}_{frame}.{ext}")
     public var manifest = false
+    /// `--media-type`: decode or transcode frames (nil: the frames as stored).
+    public var mediaType: String?
 
     public init(location: ArchiveLocation) { self.location = location }
 
@@ -41,6 +43,9 @@ public struct RetrieveFramesOperation: Sendable {
     /// One instance ready to read frames from.
     struct Target {
         var name: String
+        /// Where the header can be read again (for transcoding); nil for stdin.
+        var path: String?
+        var parsed: DicomFile?
         var sopUID: String
         var seriesUID: String
         var studyUID: String
@@ -74,24 +79,36 @@ public struct RetrieveFramesOperation: Sendable {
         if case .multipart = output {
             sink.write(Array("Content-Type: multipart/related; type=\"application/octet-stream\"; boundary=\(boundary)\r\n\r\n".utf8))
         }
+        let transcoder = try mediaType.map { try FrameTranscoder(mediaType: $0) }
         var written = 0
         for (target, numbers) in plans {
+            // Decoding needs the pixel description: the header, read again when the index served.
+            var instance: FrameTranscoder.Instance?
+            if let transcoder, !transcoder.passesThrough(transferSyntax: target.transferSyntax) {
+                let file = try target.parsed ?? DicomFileLoader(stopBeforePixels: true).load(target.path ?? target.name)
+                instance = try transcoder.instance(for: file, name: target.name)
+            }
             for number in numbers {
-                let bytes = try wrap { try target.reader.frame(number) }
+                var bytes = try wrap { try target.reader.frame(number) }
                 let span = try wrap { try target.reader.span(of: number) }
+                var contentType = MediaTypes.frameContentType(transferSyntax: target.transferSyntax)
+                var fileExtension = MediaTypes.fileExtension(transferSyntax: target.transferSyntax)
+                if let instance {
+                    let converted = try instance.transcode(bytes, frame: number)
+                    (bytes, contentType, fileExtension) = (converted.bytes, converted.contentType, converted.fileExtension)
+                }
                 switch output {
                 case .standardOutput:
                     sink.write(bytes)
                 case .multipart:
-                    let type = MediaTypes.frameContentType(transferSyntax: target.transferSyntax)
-                    sink.write(Array("--\(boundary)\r\nContent-Type: \(type)\r\nContent-Length: \(bytes.count)\r\nContent-Location: frames/\(target.sopUID)/\(number)\r\n\r\n".utf8))
+                    sink.write(Array("--\(boundary)\r\nContent-Type: \(contentType)\r\nContent-Length: \(bytes.count)\r\nContent-Location: frames/\(target.sopUID)/\(number)\r\n\r\n".utf8))
                     sink.write(bytes)
                     sink.write(Array("\r\n".utf8))
                 case .directory(let directory, let template):
                     let name = template
                         .replacing("{sop}", with: target.sopUID).replacing("{frame}", with: String(number))
                         .replacing("{series}", with: target.seriesUID).replacing("{study}", with: target.studyUID)
-                        .replacing("{ext}", with: MediaTypes.fileExtension(transferSyntax: target.transferSyntax))
+                        .replacing("{ext}", with: fileExtension)
                     guard !name.contains("/") || template.contains("/") else {
                         throw DwcError(.badOutputDirectory, "\(name): a UID made a path; check --name")
                     }
@@ -153,7 +170,7 @@ public struct RetrieveFramesOperation: Sendable {
             && current.inode == stored.stamp.inode
         if unchanged, let layout = Self.layout(from: stored) {
             let source = try wrap { try FileByteSource(path: path) }
-            return Target(name: path, sopUID: stored.sopUID, seriesUID: stored.seriesUID, studyUID: stored.studyUID,
+            return Target(name: path, path: path, parsed: nil, sopUID: stored.sopUID, seriesUID: stored.seriesUID, studyUID: stored.studyUID,
                           transferSyntax: stored.transferSyntax, reader: FrameReader(source: source, layout: layout))
         }
         let file = try DicomFileLoader(stopBeforePixels: true).load(path)
@@ -169,7 +186,7 @@ public struct RetrieveFramesOperation: Sendable {
         let layout = try wrap { try FrameLocator.layout(of: file, cached: cached) }
         for warning in layout.warnings { sink.warning("\(name): \(warning)") }
         let ds = file.dataSet
-        return Target(name: name, sopUID: ds.string(.sopInstanceUID) ?? "unknown", seriesUID: ds.string(.seriesInstanceUID) ?? "unknown",
+        return Target(name: name, path: nil, parsed: file, sopUID: ds.string(.sopInstanceUID) ?? "unknown", seriesUID: ds.string(.seriesInstanceUID) ?? "unknown",
                       studyUID: ds.string(.studyInstanceUID) ?? "unknown", transferSyntax: file.transferSyntax.uid,
                       reader: FrameReader(source: file.source, layout: layout))
     }
@@ -188,7 +205,8 @@ public struct RetrieveFramesOperation: Sendable {
         }
         guard let length = stored.pixelLength, let rows = stored.rows, let columns = stored.columns,
               let bits = stored.bitsAllocated, rows > 0, columns > 0, [1, 8, 16, 32, 64].contains(bits) else { return nil }
-        let samples = max(1, stored.samplesPerPixel ?? 1)
+        var samples = max(1, stored.samplesPerPixel ?? 1)
+        if stored.photometric == "YBR_FULL_422", samples == 3 { samples = 2 }  // as FrameLocator does
         let frameBits = UInt64(rows) * UInt64(columns) * UInt64(samples) * UInt64(bits)
         let available = Int(min(UInt64(frames), length * 8 / frameBits))
         let location = PixelDataLocation(elementOffset: 0, valueOffset: offset, length: length, basicOffsetTable: [], firstFragmentOffset: nil)

@@ -25,6 +25,9 @@ struct RetrieveFramesCommand: ParsableCommand {
     @Option(help: ArgumentHelp("File name template over {sop} {frame} {series} {study} {ext}.", valueName: "template"))
     var name = "{sop}_{frame}.{ext}"
 
+    @Option(help: ArgumentHelp("application/octet-stream (decoded, native little endian), image/png, image/jpeg, image/x-portable-anymap (rendered with the default window), or the frames' own type (as stored).", valueName: "type"))
+    var mediaType: String?
+
     @Flag(help: "Write a multipart/related document (one part per frame) to stdout.")
     var multipart = false
 
@@ -57,6 +60,7 @@ struct RetrieveFramesCommand: ParsableCommand {
         operation.seriesUID = series
         if let frames { operation.frames = try FrameSelection(parsing: frames) }
         operation.manifest = manifest
+        operation.mediaType = mediaType
         if multipart || output == "-" {
             guard !Output.stdoutIsTerminal else {
                 throw DwcError(.cannotWriteOutput, "refusing to write binary frames to a terminal; redirect stdout or use -o DIR")
