@@ -47,6 +47,7 @@ bench: release
 	python3 Scripts/bench_index_search.py --dwc $(DWC_RELEASE) --archive /tmp/dwc-corpus/archive
 	python3 Scripts/bench_metadata.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
 	python3 Scripts/bench_render.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
+	python3 Scripts/bench_store.py --dwc $(DWC_RELEASE)
 
 # Regenerate the data dictionary from pydicom's copy of the standard.
 dictionary:

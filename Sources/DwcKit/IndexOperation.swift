@@ -186,6 +186,8 @@ public struct IndexOperation: Sendable {
             let gone = known.keys.filter { stored in
                 guard !seen.contains(stored) else { return false }
                 let path = location.absolute(stored)
+                // A file another process (dwc store) put there after our walk is not gone.
+                if statFile(path) != nil { return false }
                 return roots.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
             }
             do { summary.removed = try index.remove(paths: gone.sorted()) } catch { throw DwcError(error) }

@@ -12,7 +12,7 @@ struct DwcCommand: ParsableCommand {
         discussion: "Data goes to stdout, messages to stderr prefixed E: W: I: D:.\n\nExit status:\n"
             + ExitStatus.allCases.map { "  \(String($0.rawValue).padding(3)) \($0.meaning)" }.joined(separator: "\n"),
         version: versionText,
-        subcommands: [IndexCommand.self, SearchCommand.self, RetrieveFramesCommand.self, MetadataCommand.self, RetrieveCommand.self, RetrieveBulkDataCommand.self, RenderCommand.self, DumpCommand.self, BenchCommand.self])
+        subcommands: [IndexCommand.self, StoreCommand.self, SearchCommand.self, RetrieveFramesCommand.self, MetadataCommand.self, RetrieveCommand.self, RetrieveBulkDataCommand.self, RenderCommand.self, DumpCommand.self, BenchCommand.self])
 
     static var versionText: String {
         var lines = ["dwc \(DwcKit.version)"]
