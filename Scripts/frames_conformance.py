@@ -52,6 +52,10 @@ def expected_frames(ds):
         samples = 2  # two chroma samples per two pixels (PS3.3 C.7.6.3.1.2)
     bits = int(ds.BitsAllocated)
     data = bytes(ds.PixelData)
+    if not syntax.is_little_endian and bits == 8 and ds["PixelData"].VR == "OW":
+        # 8-bit samples in big endian 16-bit words: little endian swaps each word (as pydicom's
+        # pixel_array reads them).
+        data = b"".join(data[i:i + 2][::-1] for i in range(0, len(data), 2))
     frame_bits = rows * cols * samples * bits
     result = []
     for k in range(frames):

@@ -189,6 +189,9 @@ public struct FrameReader: Sendable {
         guard span.length <= UInt64(Int32.max) else {
             throw DicomParserError(.unsupported, source: source.name, offset: span.offset, message: "frame larger than 2 GiB")
         }
+        if case .native(_, true, 8) = layout.encoding, layout.location.vr == .OW {
+            return try wordSwappedBytes(span, frame: number)
+        }
         let bytes = try source.read(offset: span.offset, length: Int(span.length))
         guard bytes.count == Int(span.length) else {
             throw DicomParserError(.invalid, source: source.name, offset: span.offset, message: "file ends inside frame \(number)")
@@ -203,6 +206,21 @@ public struct FrameReader: Sendable {
             }
             return bigEndian ? byteSwapped(bytes, width: bitsAllocated / 8) : bytes
         }
+    }
+
+    /// 8-bit samples in 16-bit OW words of a big endian file are stored byte-swapped per word
+    /// (as pydicom reads them): read the word-aligned bytes around the frame, swap, cut.
+    private func wordSwappedBytes(_ span: FrameSpan, frame number: Int) throws -> [UInt8] {
+        let value = layout.location.valueOffset
+        let start = span.offset - value, end = start + span.length
+        let alignedStart = start & ~1, alignedEnd = min((end + 1) & ~1, layout.location.length ?? end)
+        let bytes = try source.read(offset: value + alignedStart, length: Int(alignedEnd - alignedStart))
+        guard bytes.count == Int(alignedEnd - alignedStart) else {
+            throw DicomParserError(.invalid, source: source.name, offset: span.offset, message: "file ends inside frame \(number)")
+        }
+        var swapped = byteSwapped(bytes, width: 2)
+        if swapped.count < Int(end - alignedStart) { swapped.append(contentsOf: [UInt8](repeating: 0, count: Int(end - alignedStart) - swapped.count)) }
+        return Array(swapped[Int(start - alignedStart)..<Int(end - alignedStart)])
     }
 
     private func joinFragments(_ bytes: [UInt8], at offset: UInt64, frame: Int) throws -> [UInt8] {

@@ -13,10 +13,14 @@ public struct PixelDataLocation: Sendable, Equatable {
     public var basicOffsetTable: [UInt64]
     /// Offset of the first fragment's item tag: BOT and EOT offsets count from here.
     public var firstFragmentOffset: UInt64?
+    /// The element's VR when the file says it (explicit VR): OW holds 16-bit words, which
+    /// matters for 8-bit data in a big endian file.
+    public var vr: VR?
 
     public var isEncapsulated: Bool { length == nil }
 
-    public init(elementOffset: UInt64, valueOffset: UInt64, length: UInt64?, basicOffsetTable: [UInt64], firstFragmentOffset: UInt64?) {
+    public init(elementOffset: UInt64, valueOffset: UInt64, length: UInt64?, basicOffsetTable: [UInt64], firstFragmentOffset: UInt64?, vr: VR? = nil) {
+        self.vr = vr
         self.elementOffset = elementOffset
         self.valueOffset = valueOffset
         self.length = length
@@ -59,7 +63,7 @@ extension DicomFile {
             switch element.value {
             case .bulk(let ref):
                 return PixelDataLocation(elementOffset: element.valueOffset - headerLength, valueOffset: ref.offset,
-                                         length: ref.length, basicOffsetTable: [], firstFragmentOffset: nil)
+                                         length: ref.length, basicOffsetTable: [], firstFragmentOffset: nil, vr: element.vr)
             case .encapsulated:
                 return try readEncapsulatedStart(elementOffset: element.valueOffset - 12, valueOffset: element.valueOffset)
             case .bytes(let b):
@@ -78,7 +82,8 @@ extension DicomFile {
         guard Tag(u16(0), u16(2)) == .pixelData else { return nil }
         let length: UInt32
         let valueOffset: UInt64
-        if let vr = VR(byte0: header[4], byte1: header[5]) {
+        let explicitVR = VR(byte0: header[4], byte1: header[5])
+        if let vr = explicitVR {
             guard header.count >= 12 || !vr.hasLongLength else { return nil }
             length = vr.hasLongLength ? u32(8) : UInt32(u16(6))
             valueOffset = stop + (vr.hasLongLength ? 12 : 8)
@@ -91,7 +96,7 @@ extension DicomFile {
         }
         let available = source.size - min(source.size, valueOffset)
         return PixelDataLocation(elementOffset: stop, valueOffset: valueOffset, length: min(UInt64(length), available),
-                                 basicOffsetTable: [], firstFragmentOffset: nil)
+                                 basicOffsetTable: [], firstFragmentOffset: nil, vr: explicitVR)
     }
 
     private var headerLength: UInt64 { transferSyntax.isExplicitVR ? 12 : 8 }

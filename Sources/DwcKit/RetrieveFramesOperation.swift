@@ -211,6 +211,7 @@ public struct RetrieveFramesOperation: Sendable {
         let available = Int(min(UInt64(frames), length * 8 / frameBits))
         let location = PixelDataLocation(elementOffset: 0, valueOffset: offset, length: length, basicOffsetTable: [], firstFragmentOffset: nil)
         let bigEndian = TransferSyntax(uid: stored.transferSyntax).isBigEndian
+        if bigEndian, bits == 8 { return nil }  // may be OW words to swap: the header says (FrameReader)
         return FrameLayout(location: location, frameCount: available,
                            encoding: .native(frameBits: frameBits, bigEndian: bigEndian, bitsAllocated: bits), origin: "index")
     }

@@ -128,6 +128,19 @@ import Testing
         #expect(oddFrames == [Array(1...9), Array(10...18)])
     }
 
+    @Test func swapsEightBitSamplesStoredInBigEndianWords() throws {
+        // Two 3×1 frames of 8-bit samples 1…6 in OW words of a big endian file: stored 2 1 4 3 6 5.
+        var big = ByteBuilder()
+        big.bigEndian = true
+        big.explicit(Tag(0x0028, 0x0008), .IS, "2")
+        big.explicit(.rows, .US, [0, 1])
+        big.explicit(.columns, .US, [0, 3])
+        big.explicit(.bitsAllocated, .US, [0, 8])
+        big.explicit(.pixelData, .OW, [2, 1, 4, 3, 6, 5])
+        let (_, got) = try frames(of: part10Header(syntax: "1.2.840.10008.1.2.2") + big.bytes)
+        #expect(got == [[1, 2, 3], [4, 5, 6]])
+    }
+
     @Test func readsFramesBeyondFourGibibytes() throws {
         // Fragments of 3 GiB, so the second and third frames start past 2^32.
         let big: UInt64 = 3 << 30
