@@ -38,18 +38,7 @@ public struct MetadataOperation: Sendable {
 
     public init(location: ArchiveLocation) { self.location = location }
 
-    /// Where results go: the command line gives stdout and stderr.
-    public struct Sink: Sendable {
-        public var write: @Sendable ([UInt8]) -> Void
-        public var warning: @Sendable (String) -> Void
-        public var error: @Sendable (String) -> Void
-        public init(write: @escaping @Sendable ([UInt8]) -> Void, warning: @escaping @Sendable (String) -> Void,
-                    error: @escaping @Sendable (String) -> Void) {
-            self.write = write
-            self.warning = warning
-            self.error = error
-        }
-    }
+    public typealias Sink = OutputSink
 
     public struct Summary: Sendable {
         public var delivered = 0

@@ -76,17 +76,7 @@ public struct RetrieveOperation: Sendable {
     /// The syntaxes `transferSyntax` may name.
     public static let writableSyntaxes = [TransferSyntax.explicitVRLittleEndian]
 
-    public struct Sink: Sendable {
-        public var write: @Sendable ([UInt8]) -> Void
-        public var warning: @Sendable (String) -> Void
-        public var error: @Sendable (String) -> Void
-        public init(write: @escaping @Sendable ([UInt8]) -> Void, warning: @escaping @Sendable (String) -> Void,
-                    error: @escaping @Sendable (String) -> Void) {
-            self.write = write
-            self.warning = warning
-            self.error = error
-        }
-    }
+    public typealias Sink = OutputSink
 
     public struct Summary: Sendable {
         public var written = 0
