@@ -67,11 +67,8 @@ struct MetadataCommand: ParsableCommand {
     func run() throws {
         try global.apply()
         var operation = MetadataOperation(location: global.location)
-        operation.selection.inputs = instances
-        if let uidsFrom { operation.selection.inputs += try readList(uidsFrom, separator: 10).map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty } }
+        operation.selection = try InstanceSelection(arguments: instances, uidsFrom: uidsFrom, series: series, study: study)
         operation.selection.instanceUIDs = instance
-        operation.selection.seriesUID = series
-        operation.selection.studyUID = study
         operation.format = format
         operation.pretty = !compact
         operation.inlineThreshold = inlineThreshold

@@ -64,10 +64,7 @@ struct RetrieveCommand: ParsableCommand {
     func run() throws {
         try global.apply()
         var operation = RetrieveOperation(location: global.location)
-        operation.selection.inputs = instances
-        if let uidsFrom { operation.selection.inputs += try readList(uidsFrom, separator: 10).map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty } }
-        operation.selection.seriesUID = series
-        operation.selection.studyUID = study
+        operation.selection = try InstanceSelection(arguments: instances, uidsFrom: uidsFrom, series: series, study: study)
         if let transferSyntax { operation.transferSyntax = TransferSyntax(uid: transferSyntax) }
         if multipart || output == "-" {
             guard !Output.stdoutIsTerminal else {
