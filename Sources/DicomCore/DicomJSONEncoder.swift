@@ -31,7 +31,7 @@ public struct DicomJSONEncoder {
     public func write(_ dataSet: DataSet, to out: inout JSONWriter) throws {
         out.beginObject()
         for element in dataSet.elements {
-            out.key(element.tag.hexString)
+            out.key(tag: element.tag)
             try write(element, in: dataSet, to: &out)
         }
         out.endObject()
@@ -39,21 +39,26 @@ public struct DicomJSONEncoder {
 
     private func write(_ element: DataElement, in dataSet: DataSet, to out: inout JSONWriter) throws {
         out.beginObject()
-        out.key("vr")
+        out.key(ascii: "vr")
         out.string(element.vr.rawValue)
         switch element.value {
         case .sequence(let items):
-            out.key("Value")
+            out.key(ascii: "Value")
             out.beginArray()
             for item in items { try write(item, to: &out) }
             out.endArray()
         case .encapsulated, .bulk:
             try writeBinary(element, to: &out)
         case .bytes(let bytes):
-            // A value of nothing but padding is no value (PS3.18 F.2.5: Value absent).
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0 }) && !(element.vr.isBinary || element.vr.numericWidth > 0) { break }
+            let vr = element.vr
             if bytes.isEmpty { break }
-            if element.vr.isBinary || element.vr == .SQ {
+            if vr.isBinary {
+                try writeBinary(element, to: &out)
+                break
+            }
+            // A value of nothing but padding is no value (PS3.18 F.2.5: Value absent).
+            if vr.numericWidth == 0 && bytes.allSatisfy({ $0 == 0x20 || $0 == 0 }) { break }
+            if vr == .SQ {
                 try writeBinary(element, to: &out)
             } else {
                 writeValues(element, bytes: bytes, in: dataSet, to: &out)
@@ -80,194 +85,146 @@ public struct DicomJSONEncoder {
             } else {
                 return
             }
-            out.key("InlineBinary")
+            out.key(ascii: "InlineBinary")
             out.string(base64(bytes))
         } else if let uri = options.bulkDataURI {
-            out.key("BulkDataURI")
+            out.key(ascii: "BulkDataURI")
             out.string(uri(element))
         }
     }
 
     private func writeValues(_ element: DataElement, bytes: [UInt8], in dataSet: DataSet, to out: inout JSONWriter) {
         let vr = element.vr
-        switch vr {
-        case .PN:
-            let values = element.strings(characterSet: dataSet.characterSet) ?? []
-            out.key("Value")
-            out.beginArray()
-            for value in values {
+        bytes.withUnsafeBufferPointer { buffer in
+            switch vr {
+            case .AT:
+                out.key(ascii: "Value")
+                out.beginArray()
+                // A tag is two 16-bit numbers, each in the data set's byte order.
+                var i = 0
+                while i + 4 <= buffer.count {
+                    let group = Self.load(buffer, at: i, width: 2, bigEndian: dataSet.isBigEndian)
+                    let number = Self.load(buffer, at: i + 2, width: 2, bigEndian: dataSet.isBigEndian)
+                    out.string(tag: Tag(rawValue: UInt32(truncatingIfNeeded: group << 16 | number)))
+                    i += 4
+                }
+                out.endArray()
+            case .US, .SS, .UL, .SL, .SV, .UV:
+                out.key(ascii: "Value")
+                out.beginArray()
+                let width = vr.numericWidth
+                var i = 0
+                while i + width <= buffer.count {
+                    let raw = Self.load(buffer, at: i, width: width, bigEndian: dataSet.isBigEndian)
+                    switch vr {
+                    case .SS: out.integer(Int(Int16(truncatingIfNeeded: raw)))
+                    case .SL: out.integer(Int(Int32(truncatingIfNeeded: raw)))
+                    case .SV: out.integer(Int(Int64(bitPattern: raw)))
+                    default: out.integer(raw)
+                    }
+                    i += width
+                }
+                out.endArray()
+            case .FL, .FD:
+                out.key(ascii: "Value")
+                out.beginArray()
+                for d in BinaryValues.reals(bytes[...], vr: vr, bigEndian: dataSet.isBigEndian) { out.double(d) }
+                out.endArray()
+            default:
+                guard vr.isString else { return }
+                // Plain ASCII (no bytes ≥ 0x80, no escape sequences) is what DataElement.strings
+                // decodes byte for byte without a character set: written straight from the bytes.
+                if buffer.contains(where: { $0 >= 0x80 || $0 == 0x1B }) {
+                    writeDecodedValues(element, in: dataSet, to: &out)
+                } else {
+                    writeASCIIValues(buffer, vr: vr, to: &out)
+                }
+            }
+        }
+    }
+
+    /// String values of plain ASCII, split and trimmed as `DataElement.strings` does.
+    private func writeASCIIValues(_ buffer: UnsafeBufferPointer<UInt8>, vr: VR, to out: inout JSONWriter) {
+        out.key(ascii: "Value")
+        out.beginArray()
+        var start = 0
+        while start <= buffer.count {
+            var end = buffer.count
+            if !vr.isSingleValuedText, let slash = buffer[start...].firstIndex(of: UInt8(ascii: "\\")) { end = slash }
+            var first = start, last = end
+            while last > first, buffer[last - 1] == 0x20 || buffer[last - 1] == 0 { last -= 1 }
+            // Leading spaces are kept except where they cannot be meant (as pydicom does).
+            if vr == .AE || vr == .DS || vr == .IS {
+                while first < last, buffer[first] == 0x20 { first += 1 }
+            }
+            let value = UnsafeBufferPointer(rebasing: buffer[first..<last])
+            switch vr {
+            case .IS, .DS: out.numberText(ascii: value, integer: vr == .IS)
+            case .PN: writePersonName(value, to: &out)
+            default: out.string(utf8: value)
+            }
+            start = end + 1
+        }
+        out.endArray()
+    }
+
+    /// One PN value of ASCII: its component groups as Alphabetic, Ideographic and Phonetic.
+    private func writePersonName(_ value: UnsafeBufferPointer<UInt8>, to out: inout JSONWriter) {
+        if value.isEmpty { out.null(); return }
+        out.beginObject()
+        var start = 0
+        for (i, name) in Self.personNameGroups.enumerated() {
+            guard start <= value.count else { break }
+            let end = value[start...].firstIndex(of: UInt8(ascii: "=")) ?? value.count
+            // Empty Ideographic and Phonetic groups are left out; Alphabetic is always there.
+            if i == 0 || end > start {
+                out.key(ascii: name)
+                out.string(utf8: UnsafeBufferPointer(rebasing: value[start..<end]))
+            }
+            start = end + 1
+        }
+        out.endObject()
+    }
+
+    private static let personNameGroups: [StaticString] = ["Alphabetic", "Ideographic", "Phonetic"]
+
+    /// String values that need their character set: decoded to Strings first.
+    private func writeDecodedValues(_ element: DataElement, in dataSet: DataSet, to out: inout JSONWriter) {
+        let vr = element.vr
+        // IS and DS are in the default repertoire whatever the data set says.
+        guard let values = element.strings(characterSet: vr == .IS || vr == .DS ? .default : dataSet.characterSet) else { return }
+        out.key(ascii: "Value")
+        out.beginArray()
+        for value in values {
+            switch vr {
+            case .IS, .DS:
+                out.numberText(value, integer: vr == .IS)
+            case .PN:
                 if value.isEmpty { out.null(); continue }
                 let groups = value.split(separator: "=", omittingEmptySubsequences: false)
                 out.beginObject()
-                // Empty Ideographic and Phonetic groups are left out; Alphabetic is always there.
-                for (i, (name, group)) in zip(["Alphabetic", "Ideographic", "Phonetic"], groups).enumerated() where i == 0 || !group.isEmpty {
-                    out.key(name)
+                for (i, (name, group)) in zip(Self.personNameGroups, groups).enumerated() where i == 0 || !group.isEmpty {
+                    out.key(ascii: name)
                     out.string(String(group))
                 }
                 out.endObject()
+            default:
+                out.string(value)
             }
-            out.endArray()
-        case .AT:
-            out.key("Value")
-            out.beginArray()
-            for tag in BinaryValues.integers(bytes[...], vr: .AT, bigEndian: dataSet.isBigEndian) {
-                out.string(Tag(rawValue: UInt32(truncatingIfNeeded: tag)).hexString)
-            }
-            out.endArray()
-        case .IS, .DS:
-            let values = element.strings(characterSet: .default) ?? []
-            out.key("Value")
-            out.beginArray()
-            for value in values { out.numberText(value, integer: vr == .IS) }
-            out.endArray()
-        case .US, .SS, .UL, .SL, .SV:
-            out.key("Value")
-            out.beginArray()
-            for n in BinaryValues.integers(bytes[...], vr: vr, bigEndian: dataSet.isBigEndian) { out.raw(String(n)) }
-            out.endArray()
-        case .UV:
-            out.key("Value")
-            out.beginArray()
-            for n in BinaryValues.unsignedIntegers(bytes[...], bigEndian: dataSet.isBigEndian) { out.raw(String(n)) }
-            out.endArray()
-        case .FL, .FD:
-            out.key("Value")
-            out.beginArray()
-            for d in BinaryValues.reals(bytes[...], vr: vr, bigEndian: dataSet.isBigEndian) { out.double(d) }
-            out.endArray()
-        default:
-            guard let values = element.strings(characterSet: dataSet.characterSet) else { return }
-            out.key("Value")
-            out.beginArray()
-            for value in values { out.string(value) }
-            out.endArray()
         }
-    }
-}
-
-/// A minimal, fast JSON text builder (RFC 8259 escaping).
-public struct JSONWriter {
-    public private(set) var bytes: [UInt8] = []
-    private let pretty: Bool
-    private var depth = 0
-    /// Whether the current container already has a member (needs a comma before the next).
-    private var hasMember: [Bool] = [false]
-    private var afterKey = false
-
-    public init(pretty: Bool = false) {
-        self.pretty = pretty
-        bytes.reserveCapacity(4096)
+        out.endArray()
     }
 
-    public var string: String { String(decoding: bytes, as: UTF8.self) }
-
-    private mutating func separator() {
-        if afterKey { afterKey = false; return }
-        if hasMember[hasMember.count - 1] { bytes.append(UInt8(ascii: ",")) }
-        hasMember[hasMember.count - 1] = true
-        if pretty, depth > 0 { newline() }
-    }
-
-    private mutating func newline() {
-        bytes.append(10)
-        for _ in 0..<depth { bytes.append(32); bytes.append(32) }
-    }
-
-    public mutating func beginObject() { open(UInt8(ascii: "{")) }
-    public mutating func endObject() { close(UInt8(ascii: "}")) }
-    public mutating func beginArray() { open(UInt8(ascii: "[")) }
-    public mutating func endArray() { close(UInt8(ascii: "]")) }
-
-    private mutating func open(_ byte: UInt8) {
-        separator()
-        bytes.append(byte)
-        depth += 1
-        hasMember.append(false)
-    }
-
-    private mutating func close(_ byte: UInt8) {
-        depth -= 1
-        let had = hasMember.removeLast()
-        if pretty, had { newline() }
-        bytes.append(byte)
-    }
-
-    public mutating func key(_ key: String) {
-        separator()
-        appendQuoted(key)
-        bytes.append(UInt8(ascii: ":"))
-        if pretty { bytes.append(32) }
-        afterKey = true
-    }
-
-    public mutating func string(_ value: String) {
-        separator()
-        appendQuoted(value)
-    }
-
-    public mutating func null() { raw("null") }
-
-    public mutating func raw(_ text: String) {
-        separator()
-        bytes.append(contentsOf: text.utf8)
-    }
-
-    public mutating func double(_ value: Double) {
-        // JSON has no NaN or infinity.
-        guard value.isFinite else { null(); return }
-        raw(String(value))
-    }
-
-    /// A DS or IS value: written as it stands when it is valid JSON number text, else normalised
-    /// through Double; an empty value is null, one that is no number a string.
-    public mutating func numberText(_ text: String, integer: Bool) {
-        if integer, let n = Int(text) { raw(String(n)); return }
-        if isJSONNumber(text) {
-            raw(text)
-        } else if let d = Double(text), d.isFinite {
-            raw(String(d))
-        } else if text.isEmpty {
-            null()
+    @inline(__always)
+    private static func load(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int, width: Int, bigEndian: Bool) -> UInt64 {
+        var value: UInt64 = 0
+        if bigEndian {
+            for i in 0..<width { value = value << 8 | UInt64(bytes[offset + i]) }
         } else {
-            // Not a number at all ("1A"): kept as a string rather than lost.
-            string(text)
+            for i in stride(from: width - 1, through: 0, by: -1) { value = value << 8 | UInt64(bytes[offset + i]) }
         }
+        return value
     }
-
-    private mutating func appendQuoted(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
-            case 10: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 13: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 9: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-}
-
-/// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(_ text: String) -> Bool {
-    let b = Array(text.utf8)
-    var i = 0
-    func digits() -> Int { let s = i; while i < b.count, b[i] >= 48, b[i] <= 57 { i += 1 }; return i - s }
-    if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
-    guard i < b.count else { return false }
-    if b[i] == 48 { i += 1 } else if digits() == 0 { return false }
-    if i < b.count, b[i] == UInt8(ascii: ".") { i += 1; if digits() == 0 { return false } }
-    if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
-        i += 1
-        if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
-        if digits() == 0 { return false }
-    }
-    return i == b.count
 }
 
 /// Base64 (RFC 4648) without line breaks.

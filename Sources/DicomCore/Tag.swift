@@ -25,7 +25,15 @@ public struct Tag: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// `(0010,0010)`, as dcmdump writes tags.
     public var description: String { "(\(hex4(group)),\(hex4(element)))" }
     /// `00100010`, as DICOM JSON writes tags.
-    public var hexString: String { hex4(group) + hex4(element) }
+    public var hexString: String {
+        String(unsafeUninitializedCapacity: 8) { buffer in
+            for i in 0..<8 {
+                let nibble = UInt8(truncatingIfNeeded: rawValue >> UInt32(28 - 4 * i)) & 0xF
+                buffer[i] = nibble < 10 ? 0x30 + nibble : 0x37 + nibble
+            }
+            return 8
+        }
+    }
 
     public static func < (a: Tag, b: Tag) -> Bool { a.rawValue < b.rawValue }
 
@@ -76,9 +84,13 @@ extension Tag {
 
 @inline(__always)
 func hex4(_ value: UInt16) -> String {
-    let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F"]
-    return String([digits[Int(value >> 12)], digits[Int(value >> 8 & 0xF)],
-                   digits[Int(value >> 4 & 0xF)], digits[Int(value & 0xF)]])
+    String(unsafeUninitializedCapacity: 4) { buffer in
+        for i in 0..<4 {
+            let nibble = UInt8(truncatingIfNeeded: value >> UInt16(12 - 4 * i)) & 0xF
+            buffer[i] = nibble < 10 ? 0x30 + nibble : 0x37 + nibble
+        }
+        return 4
+    }
 }
 
 extension StringProtocol {

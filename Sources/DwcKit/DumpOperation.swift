@@ -84,17 +84,22 @@ enum BulkDataURI {
         if !absolute.hasPrefix("/") {
             absolute = currentDirectory() + "/" + path
         }
-        var out = "file://"
+        var out = Array("file://".utf8)
+        out.reserveCapacity(out.count + absolute.utf8.count)
+        let hex = Array("0123456789ABCDEF".utf8)
         for byte in absolute.utf8 {
             let safe = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || "/-._~".utf8.contains(byte)
+                || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "~")
             if safe {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
+                out.append(byte)
             } else {
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func make(base: String, offset: UInt64, length: UInt64, inflated: Bool) -> String {
