@@ -48,8 +48,10 @@ public struct InstanceResolver: Sendable {
 
     public init(location: ArchiveLocation) { self.location = location }
 
-    public func resolve(_ selection: InstanceSelection) throws -> [ResolvedInstance] {
-        var lazyIndex: ArchiveIndex?? = nil
+    /// `openIndex`, when given, is used instead of opening the index file (a caller that makes
+    /// several requests, such as `dwc bench metadata`, opens it once).
+    public func resolve(_ selection: InstanceSelection, openIndex: ArchiveIndex? = nil) throws -> [ResolvedInstance] {
+        var lazyIndex: ArchiveIndex?? = openIndex.map { .some($0) }
         func index(for what: String) throws -> ArchiveIndex {
             if lazyIndex == nil { lazyIndex = .some(try openIndexIfPresent()) }
             guard let index = lazyIndex! else {

@@ -1,5 +1,6 @@
 import DicomCore
 import DicomDeflate
+import DicomIndex
 import DicomParser
 import Dispatch
 import Synchronization
@@ -52,8 +53,10 @@ public struct MetadataOperation: Sendable {
     /// Resolves the selection (errors before any output), then writes the objects in order. A
     /// file that cannot be read is reported through `sink.error` and left out. Files are parsed
     /// and encoded on `jobs` threads, a small batch at a time, so memory stays bounded.
-    public func run(sink: Sink) throws -> Summary {
-        let instances = try InstanceResolver(location: location).resolve(selection)
+    /// `index`, when given, is an index already open on `location` (else it is opened here when
+    /// the selection needs it).
+    public func run(sink: Sink, index: ArchiveIndex? = nil) throws -> Summary {
+        let instances = try InstanceResolver(location: location).resolve(selection, openIndex: index)
         var summary = Summary()
         let asArray = format == .json
         let pretty = self.pretty && format == .json

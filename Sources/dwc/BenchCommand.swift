@@ -6,7 +6,7 @@ import DwcKit
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measurements used by make bench.", shouldDisplay: false,
-        subcommands: [ParseHeaders.self, Frames.self, Search.self, SyntheticIndex.self, BenchDecodeCommand.self, SampleArchiveCommand.self])
+        subcommands: [ParseHeaders.self, Frames.self, Search.self, Metadata.self, SyntheticIndex.self, BenchDecodeCommand.self, SampleArchiveCommand.self])
 
     struct ParseHeaders: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -100,6 +100,53 @@ extension BenchCommand {
             try SearchBenchmark().makeSyntheticIndex(path: index, instances: instances) { done in
                 if done % 100_000 == 0 { Output.info("\(done) instances") }
             }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Metadata: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "metadata",
+            abstract: "Time dwc metadata in process on an index opened once (output to /dev/null); print JSON.",
+            discussion: """
+            Opens the index once, then runs the metadata operation --repeat times more after a \
+            first call (reported apart), as a client with an open database makes calls. \
+            median_call_ms: median of those calls (index query, every file read and parsed, DICOM \
+            JSON written to /dev/null in 64 KiB writes). open_ms: median of --repeat opens of the \
+            index alone. first_call_ms: the first call (cold threads and caches).
+            """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Series Instance UID.", valueName: "uid"))
+        var series: String?
+
+        @Option(help: ArgumentHelp("Study Instance UID.", valueName: "uid"))
+        var study: String?
+
+        @Flag(help: "JSON without indentation.")
+        var compact = false
+
+        @Option(name: .short, help: ArgumentHelp("Files read at once (default: the number of cores).", valueName: "n"))
+        var jobs: Int?
+
+        @Option(help: "Calls after the first.")
+        var `repeat` = 20
+
+        func run() throws {
+            try global.apply()
+            var operation = MetadataOperation(location: global.location)
+            operation.selection = InstanceSelection(studyUID: study, seriesUID: series)
+            if operation.selection.isEmpty { throw ValidationError("give --series or --study") }
+            operation.pretty = !compact
+            if let jobs { operation.jobs = jobs }
+            let r = try MetadataBenchmark().run(operation, rounds: `repeat`)
+            Output.write("""
+            {"instances": \(r.instances), "output_bytes": \(r.outputBytes), "median_call_ms": \(r.medianCallMilliseconds), \
+            "first_call_ms": \(r.firstCallMilliseconds), "open_ms": \(r.medianOpenMilliseconds)}
+
+            """)
         }
     }
 }
