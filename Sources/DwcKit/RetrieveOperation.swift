@@ -12,8 +12,9 @@ import Glibc
 ///
 /// Files are copied byte for byte, in chunks (never read whole). With `transferSyntax` (Explicit
 /// VR Little Endian) native files in another syntax (implicit VR, big endian, deflated) are
-/// rewritten with DicomWriter; encapsulated files are copied as they are, with a warning:
-/// transcoding compressed pixel data needs codecs.
+/// rewritten with DicomWriter. Encapsulated files in another syntax are refused (reported, not
+/// written, exit 82): decompressing pixel data needs codecs, and delivering the compressed file
+/// under a request for Explicit VR Little Endian would be a silently wrong answer.
 public struct RetrieveOperation: Sendable {
     public enum Output: Sendable {
         /// Files under a directory, named by a layout template over {study} {series} {sop}.
@@ -82,9 +83,16 @@ public struct RetrieveOperation: Sendable {
         public var written = 0
         public var rewritten = 0
         public var failed = 0
+        /// Of the failed: encapsulated instances that `transferSyntax` would have to decompress.
+        public var refused = 0
         /// Output paths, in order (directory output).
         public var paths: [String] = []
-        public var status: ExitStatus { failed == 0 ? .ok : (written == 0 ? .noValidInput : .invalidInput) }
+        /// 82 when an encapsulated instance was refused (it says more than 22 or 23 would), else
+        /// 0, 22 (some failed) or 23 (all failed).
+        public var status: ExitStatus {
+            if refused > 0 { return .unsupportedTransferSyntax }
+            return failed == 0 ? .ok : (written == 0 ? .noValidInput : .invalidInput)
+        }
     }
 
     /// One instance ready to be delivered: its identity and where its bytes come from.
@@ -127,8 +135,10 @@ public struct RetrieveOperation: Sendable {
                 summary.written += 1
                 if prepared.rewritten { summary.rewritten += 1 }
             } catch {
+                let failure = DwcError(error)
                 summary.failed += 1
-                sink.error(DwcError(error).message)
+                if failure.status == .unsupportedTransferSyntax { summary.refused += 1 }
+                sink.error(failure.message)
             }
         }
         if case .multipart = output { sink.write(Array("--\(boundary)--\r\n".utf8)) }
@@ -166,8 +176,8 @@ public struct RetrieveOperation: Sendable {
         guard let target = transferSyntax, target.uid != identity.syntax else { return prepared }
         let source = TransferSyntax(uid: identity.syntax)
         if source.isEncapsulated {
-            sink.warning("\(name): \(source.description) is encapsulated: copied as it is (transcoding needs codecs)")
-            return prepared
+            throw DwcError(.unsupportedTransferSyntax,
+                           "\(name): \(source.description) is encapsulated: --transfer-syntax \(target.uid) would need its pixel data decompressed, which dwc retrieve does not do; not written")
         }
         prepared.content = .memory(try rewrite(instance, stdin: memory, to: target))
         prepared.transferSyntax = target.uid

@@ -22,11 +22,13 @@ struct RetrieveCommand: ParsableCommand {
 
         Files are copied byte for byte. --transfer-syntax 1.2.840.10008.1.2.1 rewrites native \
         files in another syntax (implicit VR, explicit big endian, deflated) as Explicit VR \
-        Little Endian; encapsulated (compressed) files are copied as they are, with a warning.
+        Little Endian; encapsulated (compressed) files in another syntax are not decompressed: \
+        each is reported (E:) and not written, the others are, and the exit status is 82.
 
         Exit status: 0 ok; 1 bad option; 21 a file or UID not found, or nothing selected (before \
         anything is written); 22 some instances failed (E: lines, the others delivered); 23 all \
-        failed; 40 cannot write; 45 bad output directory; 82 unsupported --transfer-syntax.
+        failed; 40 cannot write; 45 bad output directory; 82 unsupported --transfer-syntax, or an \
+        encapsulated instance it would have to decompress (that instance not written).
         """)
 
     @OptionGroup var global: GlobalOptions

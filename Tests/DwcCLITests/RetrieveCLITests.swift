@@ -137,7 +137,8 @@ import Testing
     }
 
     /// Every native syntax of the sample study rewritten as Explicit VR Little Endian reads back
-    /// with the same elements and values; an encapsulated file is copied as it is.
+    /// with the same elements and values; an encapsulated file is refused (exit 82, not written),
+    /// the native ones are still delivered.
     @Test func transferSyntaxRewriteRoundTrips() throws {
         let files = try SampleFiles()
         let jpeg = try Self.encapsulated(sop: "2.25.100000.3.1", fragments: [[0xFF, 0xD8, 7, 0xFF, 0xD9, 0]], series: "2.25.100000.3", study: "2.25.100000")
@@ -149,9 +150,14 @@ import Testing
         let study = "2.25.100000"
         let r = try DwcProcess.run(["retrieve", "-A", files.directory, "--study", study, "-o", out.path, "--layout", "flat",
                                     "--transfer-syntax", "1.2.840.10008.1.2.1"])
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("W: \(jpegPath): 1.2.840.10008.1.2.4.50"))
-        #expect(r.stderr.contains("copied as it is"))
+        #expect(r.status == 82, "\(r.stderr)")
+        #expect(r.stderr.contains("E: \(jpegPath): 1.2.840.10008.1.2.4.50"), "\(r.stderr)")
+        #expect(r.stderr.contains("is encapsulated"))
+        #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("E:") }.count == 1, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.path + "/2.25.100000.3.1.dcm"))
+        // Without --transfer-syntax the same file is delivered as it is.
+        let plain = try DwcProcess.run(["retrieve", "-A", files.directory, jpegPath, "-o", out.path, "--layout", "flat"])
+        #expect(plain.status == 0, "\(plain.stderr)")
         #expect(Self.contents(out.path + "/2.25.100000.3.1.dcm") == Data(jpeg))
 
         let loader = DicomFileLoader()
