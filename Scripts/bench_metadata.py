@@ -73,6 +73,12 @@ def peak_rss_kb(cmd):
     return int(out.stderr.strip().splitlines()[-1])
 
 
+def shown(path):
+    """A path inside the package relative to it, any other as it is."""
+    full = os.path.abspath(path)
+    return os.path.relpath(full, ROOT) if full.startswith(ROOT + os.sep) else full
+
+
 def pick_requests(corpus):
     """(label, study, series or None, expected instances): the largest series, a small series,
     the largest study, from the corpus manifest of indexed instances."""
@@ -185,13 +191,13 @@ def main():
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     block = (f"{BLOCK[0]}\nMeasured {stamp} by `python3 Scripts/bench_metadata.py` on `{archive}` "
              f"(make_corpus.py; {args.runs} interleaved rounds, medians; dwc calls: median of {args.calls} per round; "
-             f"2 shared cores, page cache warm; dwc `{os.path.relpath(args.dwc, ROOT)}`).\n\n"
+             f"2 shared cores, page cache warm; dwc `{shown(args.dwc)}`).\n\n"
              "The call, as the peer is measured: an index (database) already open, the same request made again.\n\n"
              + "\n".join(calls) + "\n\n"
              "The command: what a dwc user waits for, and the client script a DICOMfileClient user runs.\n\n"
              + "\n".join(commands) + "\n\n"
              "dwc call: `dwc bench metadata --compact --series/--study UID` opens the index once, makes one call "
-             "(dwc first call: thread pool, caches and the data dictionary cold), then times "
+             "(dwc first call: thread pool and caches cold, and the data dictionary for implicit VR files), then times "
              f"{args.calls} more and reports their median: index queried, every file opened and parsed in full "
              "(one read of its header; pixel data never read), DICOM JSON with BulkDataURIs written to /dev/null "
              "in 64 KiB writes. DICOMfileClient call: `retrieve_series_metadata`/`retrieve_study_metadata` "

@@ -114,6 +114,27 @@ import Testing
         #expect(F.sopUIDs(try #require(try F.json(mixed.stdout) as? [[String: Any]])) == ["2.25.777.9.1", "2.25.777.4.2"])
     }
 
+    /// `dwc bench metadata` (for bench_metadata.py) does the work `dwc metadata` does: the same
+    /// instances and the same bytes of JSON on each call; times are not checked.
+    @Test func benchMetadataMakesTheSameCallsAsTheCommand() throws {
+        let dir = try F.Directory()
+        _ = try F.shuffledStudy(in: dir.path)
+        try F.index(dir.path)
+        for select in [["--study", "2.25.777"], ["--series", "2.25.777.9"]] {
+            let command = try DwcProcess.run(["metadata", "-A", dir.path, "--compact"] + select)
+            #expect(command.status == 0, "\(command.stderr)")
+            let objects = try #require(try F.json(command.stdout) as? [[String: Any]])
+            let bench = try DwcProcess.run(["bench", "metadata", "-A", dir.path, "--compact", "--repeat", "3"] + select)
+            #expect(bench.status == 0, "\(bench.stderr)")
+            let report = try #require(try F.json(bench.stdout) as? [String: Any])
+            #expect(report["instances"] as? Int == objects.count)
+            #expect(report["output_bytes"] as? Int == command.stdout.count)
+            for key in ["median_call_ms", "first_call_ms", "open_ms"] { #expect(report[key] is Double, "\(key)") }
+        }
+        let nothing = try DwcProcess.run(["bench", "metadata", "-A", dir.path, "--series", "2.25.404"])
+        #expect(nothing.status == 21, "\(nothing.stderr)")
+    }
+
     @Test func missingUIDsAndFilesExit21BeforeAnyOutput() throws {
         let dir = try F.Directory()
         _ = try F.shuffledStudy(in: dir.path)
