@@ -61,7 +61,7 @@ public struct MetadataOperation: Sendable {
         let asArray = format == .json
         let pretty = self.pretty && format == .json
         if asArray { sink.write(pretty ? Array("[\n".utf8) : [UInt8(ascii: "[")]) }
-        let batchSize = max(1, jobs) * 8
+        let batchSize = max(1, jobs) * Self.filesPerThread
         var start = 0
         while start < instances.count {
             let batch = Array(instances[start..<min(instances.count, start + batchSize)])
@@ -93,12 +93,17 @@ public struct MetadataOperation: Sendable {
         var warnings: [String]
     }
 
+    /// Files per thread in a full batch, and the fewest worth another thread.
+    static let filesPerThread = 8
+
     /// The instances of a batch, converted on up to `jobs` threads; results in batch order.
     func convert(_ batch: [ResolvedInstance], pretty: Bool) -> [Result<Converted, DwcError>] {
         let one = { @Sendable (instance: ResolvedInstance) -> Result<Converted, DwcError> in
             do { return .success(try self.object(for: instance, pretty: pretty)) } catch { return .failure(DwcError(error)) }
         }
-        let workers = max(1, min(jobs, batch.count))
+        // Starting threads costs about half a millisecond in a fresh process, more than a few
+        // small files take to convert: a thread only for every `filesPerThread` files.
+        let workers = max(1, min(jobs, batch.count / Self.filesPerThread))
         if workers == 1 { return batch.map(one) }
         let results = Mutex<[Result<Converted, DwcError>?]>(Array(repeating: nil, count: batch.count))
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
