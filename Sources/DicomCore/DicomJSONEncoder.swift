@@ -2,9 +2,13 @@
 public struct DicomJSONOptions: Sendable {
     /// Values of at most this many bytes are written inline as base64.
     public var inlineThreshold: Int = 1024
-    /// Names the BulkDataURI of a larger value; when nil, larger values are written with their
-    /// VR only (the value omitted).
-    public var bulkDataURI: (@Sendable (DataElement) -> String)?
+    /// Names the BulkDataURI of a larger value; when nil, or when it returns nil, the value is
+    /// left out (the VR alone is written).
+    public var bulkDataURI: (@Sendable (DataElement) -> String?)?
+    /// Pixel Data, Float Pixel Data and Double Float Pixel Data, at any depth, are always by
+    /// reference whatever their length (WADO-RS metadata): `bulkDataURI` names them, or they are
+    /// left out.
+    public var pixelDataByReference = false
     /// Loads values the parser left in the source, so they can be inlined.
     public var loadValue: (@Sendable (DataElement) throws -> [UInt8])?
     public var pretty = false
@@ -68,6 +72,15 @@ public struct DicomJSONEncoder {
     }
 
     private func writeBinary(_ element: DataElement, to out: inout JSONWriter) throws {
+        if options.pixelDataByReference, element.tag.isPixelData {
+            switch element.value {
+            case .bulk, .encapsulated:
+                writeURI(element, to: &out)
+                return
+            case .bytes, .sequence:
+                break
+            }
+        }
         let length: UInt64
         switch element.value {
         case .bytes(let b): length = UInt64(b.count)
@@ -87,10 +100,15 @@ public struct DicomJSONEncoder {
             }
             out.key(ascii: "InlineBinary")
             out.string(base64(bytes))
-        } else if let uri = options.bulkDataURI {
-            out.key(ascii: "BulkDataURI")
-            out.string(uri(element))
+        } else {
+            writeURI(element, to: &out)
         }
+    }
+
+    private func writeURI(_ element: DataElement, to out: inout JSONWriter) {
+        guard let uri = options.bulkDataURI?(element) else { return }
+        out.key(ascii: "BulkDataURI")
+        out.string(uri)
     }
 
     private func writeValues(_ element: DataElement, bytes: [UInt8], in dataSet: DataSet, to out: inout JSONWriter) {

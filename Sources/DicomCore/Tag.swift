@@ -37,6 +37,9 @@ public struct Tag: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static func < (a: Tag, b: Tag) -> Bool { a.rawValue < b.rawValue }
 
+    /// Pixel Data (7FE0,0010), Float Pixel Data (7FE0,0008), Double Float Pixel Data (7FE0,0009).
+    public var isPixelData: Bool { self == .pixelData || self == .floatPixelData || self == .doubleFloatPixelData }
+
     /// Parses `(gggg,eeee)`, `gggg,eeee`, `ggggeeee` or a dictionary keyword.
     public init?(parsing text: String) {
         let trimmed = text.trimmingCharacters(in: " ")

@@ -136,25 +136,22 @@ public struct MetadataOperation: Sendable {
         if includeMeta {
             for element in file.fileMeta.elements { dataSet.set(try metaElement(element, file: file, path: instance.path)) }
         }
-        var spans: [UInt64: (offset: UInt64, length: UInt64)] = [:]
-        dataSet = Self.markPixelData(dataSet, spans: &spans)
 
         var json = DicomJSONOptions(inlineThreshold: threshold, pretty: pretty)
+        json.pixelDataByReference = true
         json.loadValue = { element in try DumpOperation.valueBytes(of: element, in: file) }
         if !fromStandardInput {
             let base = BulkDataURI.fileURI(path: instance.path)
             let inflated = file.transferSyntax.isDeflated
-            let pixelSpans = spans
             json.bulkDataURI = { element in
-                if case .bulk(let reference) = element.value, reference.length == Self.pixelMark,
-                   let span = pixelSpans[element.valueOffset] {
-                    return BulkDataURI.make(base: base, offset: span.offset, length: span.length, inflated: inflated)
+                if element.tag.isPixelData, let span = Self.pixelDataSpan(element) {
+                    return span.length == 0 ? nil : BulkDataURI.make(base: base, offset: span.offset, length: span.length, inflated: inflated)
                 }
                 let (offset, length) = DumpOperation.span(of: element)
                 // File meta elements lie in the file itself, never in the inflated data set.
                 return BulkDataURI.make(base: base, offset: offset, length: length, inflated: inflated && element.tag.group != 0x0002)
             }
-        } else if !spans.isEmpty {
+        } else if Self.hasPixelData(dataSet) {
             warnings.append("\(name): no file to refer to: Pixel Data is written without a value")
         }
         var writer = JSONWriter(pretty: pretty)
@@ -184,55 +181,28 @@ public struct MetadataOperation: Sendable {
         return copy
     }
 
-    /// The length that marks a pixel data value for the encoder: longer than any inline
-    /// threshold, so it is always written as a BulkDataURI, whose real span `spans` keeps (by the
-    /// element's value offset, unique in a file).
-    static let pixelMark = UInt64.max
-
-    static func isPixelTag(_ tag: Tag) -> Bool {
-        tag == .pixelData || tag == .floatPixelData || tag == .doubleFloatPixelData
+    /// The bytes a pixel data element's BulkDataURI names: a native value as it stands; for
+    /// encapsulated pixel data the items (offset table and fragments, with their item headers)
+    /// without the Sequence Delimitation Item, the value a Part 10 reader such as pydicom holds.
+    /// Nil for other values.
+    static func pixelDataSpan(_ element: DataElement) -> (offset: UInt64, length: UInt64)? {
+        switch element.value {
+        case .bulk(let reference):
+            return (reference.offset, reference.length)
+        case .encapsulated(let pixels):
+            return (element.valueOffset, itemsEnd(pixels, valueOffset: element.valueOffset) - element.valueOffset)
+        case .bytes, .sequence:
+            return nil
+        }
     }
 
-    /// Pixel data elements at any depth, replaced by marked references.
-    static func markPixelData(_ dataSet: DataSet, spans: inout [UInt64: (offset: UInt64, length: UInt64)]) -> DataSet {
-        var result = dataSet
-        for element in dataSet.elements {
-            switch element.value {
-            case .sequence(let items):
-                var changed = false
-                var newItems: [DataSet] = []
-                newItems.reserveCapacity(items.count)
-                for item in items {
-                    let before = spans.count
-                    newItems.append(markPixelData(item, spans: &spans))
-                    if spans.count != before { changed = true }
-                }
-                if changed {
-                    var copy = element
-                    copy.value = .sequence(newItems)
-                    result.set(copy)
-                }
-            case .bulk(let reference) where isPixelTag(element.tag):
-                guard reference.length > 0 else { continue }
-                spans[element.valueOffset] = (reference.offset, reference.length)
-                var copy = element
-                copy.value = .bulk(BulkReference(offset: reference.offset, length: pixelMark))
-                result.set(copy)
-            case .encapsulated(let pixels) where isPixelTag(element.tag):
-                let length = itemsEnd(pixels, valueOffset: element.valueOffset) - element.valueOffset
-                var copy = element
-                if length == 0 {
-                    copy.value = .bytes([])
-                } else {
-                    spans[element.valueOffset] = (element.valueOffset, length)
-                    copy.value = .bulk(BulkReference(offset: element.valueOffset, length: pixelMark))
-                }
-                result.set(copy)
-            default:
-                continue
-            }
+    /// Whether a pixel data value with bytes behind it is anywhere in the data set.
+    static func hasPixelData(_ dataSet: DataSet) -> Bool {
+        dataSet.elements.contains { element in
+            if case .sequence(let items) = element.value { return items.contains(where: hasPixelData) }
+            guard element.tag.isPixelData, let span = pixelDataSpan(element) else { return false }
+            return span.length > 0
         }
-        return result
     }
 
     /// Where the last item of encapsulated pixel data ends: the value without the Sequence
