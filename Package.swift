@@ -30,6 +30,8 @@ let package = Package(
         // Frame decoders and image encoders: one PixelDecoder per transfer syntax (C libraries
         // for JPEG, JPEG 2000, JPEG-LS, PNG; RLE and JPEG Lossless in Swift).
         .target(name: "DicomCodecs", dependencies: ["DicomCore", "CTurboJPEG", "COpenJPEG", "CCharLS", "CPNG"]),
+        // Remote objects (https://, s3://, gs://) read with ranged requests, behind ByteSource.
+        .target(name: "DicomRemote", dependencies: ["DicomParser"]),
         // Operations behind the commands: typed options in, typed results out.
         .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "DicomIndex", "DicomCodecs"]),
         .executableTarget(name: "dwc", dependencies: [
@@ -41,6 +43,7 @@ let package = Package(
         .testTarget(name: "DicomParserTests", dependencies: ["DicomCore", "DicomParser", "DicomDeflate"]),
         .testTarget(name: "DicomCodecsTests", dependencies: ["DicomCore", "DicomCodecs"]),
         .testTarget(name: "DicomIndexTests", dependencies: ["DicomCore", "DicomParser", "DicomIndex"]),
+        .testTarget(name: "DicomRemoteTests", dependencies: ["DicomRemote", "DicomParser", "DicomCore"]),
         .testTarget(name: "DwcCLITests", dependencies: ["DwcKit", "DicomIndex", "DicomParser", "DicomCore"]),
     ],
     swiftLanguageModes: [.v6]
