@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "DicomParser", dependencies: ["DicomCore"]),
         // zlib raw inflate/deflate for the Deflated Explicit VR Little Endian syntax.
         .target(name: "DicomDeflate", dependencies: ["DicomParser", "CZlib"]),
+        // Remote objects (https://, s3://, gs://) as ByteSources: ranged GETs, listings, SigV4.
+        .target(name: "DicomRemote", dependencies: ["DicomParser"]),
         // The SQLite index: schema, writer, QIDO-RS queries (the only importer of CSQLite3).
         .target(name: "DicomIndex", dependencies: ["DicomCore", "DicomParser", "CSQLite3"]),
         // Frame decoders and image encoders: one PixelDecoder per transfer syntax (C libraries
