@@ -32,8 +32,6 @@ let package = Package(
         // Frame decoders and image encoders: one PixelDecoder per transfer syntax (C libraries
         // for JPEG, JPEG 2000, JPEG-LS, PNG; RLE and JPEG Lossless in Swift).
         .target(name: "DicomCodecs", dependencies: ["DicomCore", "CTurboJPEG", "COpenJPEG", "CCharLS", "CPNG"]),
-        // Remote objects (https://, s3://, gs://) read with ranged requests, behind ByteSource.
-        .target(name: "DicomRemote", dependencies: ["DicomParser"]),
         // Operations behind the commands: typed options in, typed results out.
         .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "DicomIndex", "DicomCodecs"]),
         .executableTarget(name: "dwc", dependencies: [
