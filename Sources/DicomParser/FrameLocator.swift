@@ -102,8 +102,7 @@ public enum FrameLocator {
         guard var position = location.firstFragmentOffset else {
             throw DicomParserError(.invalid, source: source.name, tag: .pixelData, message: "pixel data is not encapsulated")
         }
-        struct Fragment { var itemOffset: UInt64; var length: UInt64; var head: [UInt8] }
-        var fragments: [Fragment] = []
+        var fragments: [EncapsulatedFragment] = []
         var end = source.size
         while position + 8 <= source.size {
             let header = try source.read(offset: position, length: 12)
@@ -115,12 +114,20 @@ public enum FrameLocator {
                 throw DicomParserError(.invalid, source: source.name, offset: position, tag: .pixelData,
                                        message: tag == .item ? "fragment length \(length) reaches past the end of the file" : "expected a fragment item, found \(tag)")
             }
-            fragments.append(Fragment(itemOffset: position, length: length, head: Array(header.dropFirst(8).prefix(Int(min(4, length))))))
+            fragments.append(EncapsulatedFragment(itemOffset: position, head: Array(header.dropFirst(8).prefix(Int(min(4, length))))))
             position += 8 + length
             end = position
         }
+        return try group(fragments, end: end, location: location, frameCount: frames, source: source.name)
+    }
+
+    /// Groups fragments into frames: one fragment per frame when the counts agree, else a frame
+    /// starts at each fragment that starts a codestream. Each span runs from its first item tag
+    /// to the next frame's (the last to `end`: the sequence delimiter, or the end of the file).
+    static func group(_ fragments: [EncapsulatedFragment], end: UInt64, location: PixelDataLocation,
+                      frameCount frames: Int, source name: String) throws -> FrameLayout {
         guard !fragments.isEmpty else {
-            throw DicomParserError(.invalid, source: source.name, tag: .pixelData, message: "encapsulated pixel data has no fragments")
+            throw DicomParserError(.invalid, source: name, tag: .pixelData, message: "encapsulated pixel data has no fragments")
         }
         // Which fragments start a frame.
         var starts: [Int]
@@ -131,7 +138,7 @@ public enum FrameLocator {
         } else {
             starts = fragments.indices.filter { isCodestreamStart(fragments[$0].head) }
             guard starts.count == frames, starts.first == 0 else {
-                throw DicomParserError(.invalid, source: source.name, tag: .pixelData,
+                throw DicomParserError(.invalid, source: name, tag: .pixelData,
                                        message: "cannot tell \(fragments.count) fragments apart into \(frames) frames (found \(starts.count) codestream starts)")
             }
         }
@@ -152,6 +159,13 @@ public enum FrameLocator {
         if head.count >= 4, head == [0x00, 0x00, 0x00, 0x0C] { return true }
         return false
     }
+}
+
+/// One fragment item as the scans see it: where its tag is, and its first bytes (up to 4, enough
+/// to recognise a codestream start).
+struct EncapsulatedFragment: Sendable {
+    var itemOffset: UInt64
+    var head: [UInt8]
 }
 
 /// Reads frames with one read each, given a layout.
