@@ -33,7 +33,7 @@ let package = Package(
         // for JPEG, JPEG 2000, JPEG-LS, PNG; RLE and JPEG Lossless in Swift).
         .target(name: "DicomCodecs", dependencies: ["DicomCore", "CTurboJPEG", "COpenJPEG", "CCharLS", "CPNG"]),
         // Operations behind the commands: typed options in, typed results out.
-        .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "DicomIndex", "DicomCodecs"]),
+        .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "DicomIndex", "DicomCodecs", "DicomRemote"]),
         .executableTarget(name: "dwc", dependencies: [
             "DwcKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "DicomCodecsTests", dependencies: ["DicomCore", "DicomCodecs"]),
         .testTarget(name: "DicomIndexTests", dependencies: ["DicomCore", "DicomParser", "DicomIndex"]),
         .testTarget(name: "DicomRemoteTests", dependencies: ["DicomRemote", "DicomParser", "DicomCore"]),
-        .testTarget(name: "DwcCLITests", dependencies: ["DwcKit", "DicomIndex", "DicomParser", "DicomCore"]),
+        .testTarget(name: "DwcCLITests", dependencies: ["DwcKit", "DicomIndex", "DicomParser", "DicomCore", "DicomRemote"]),
     ],
     swiftLanguageModes: [.v6]
 )

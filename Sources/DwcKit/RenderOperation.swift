@@ -213,12 +213,15 @@ public struct RenderOperation: Sendable {
             spans = layout.spans
         }
         let isPath = statFile(input) != nil
+        let isURL = RemoteAccess.isRemote(input)
         let name = isPath ? input : instance.path
         let source = try RenderSource.open(instance.path, name: name, cachedSpans: spans)
         for w in source.warnings { sink.warning("\(name): \(w)") }
         var stem: String
-        if isPath {
-            stem = input.split(separator: "/").last.map(String.init) ?? input
+        if isPath || isURL {
+            // A URL's stem is its last path segment (without a presigned URL's query).
+            let path = isURL ? String(input.prefix { $0 != "?" }) : input
+            stem = path.split(separator: "/").last.map(String.init) ?? input
             let ext = Self.pathExtension(stem)
             if !ext.isEmpty, ext.lowercased() == "dcm" || ext.lowercased() == "dicom" { stem.removeLast(ext.count + 1) }
         } else {
