@@ -28,11 +28,27 @@ import Testing
     }
 
     @Test func gapsUpToTheLimitMergeAndLargerOnesDoNot() {
-        let planner = RangeMergePlanner(maxGap: 100, maxRequestLength: 1 << 20)
+        let planner = RangeMergePlanner(maxGap: 100, maxRequestLength: 1 << 20, maxGapFraction: .infinity)
         let merged = planner.plan([(0, 10), (110, 10)])            // gap 100
         #expect(merged.requests == [Request(offset: 0, length: 120)])
         let split = planner.plan([(0, 10), (111, 10)])             // gap 101
         #expect(split.requests == [Request(offset: 0, length: 10), Request(offset: 111, length: 10)])
+    }
+
+    @Test func aGapMergesOnlyWhileItIsASmallShareOfTheBytesWanted() {
+        // Default: 64 KiB gap, 1 % of the bytes wanted. 2 KB tiles 10 KB apart stay apart;
+        // 8 MiB spans 64 KiB apart share a request; adjacent tiles always do.
+        let planner = RangeMergePlanner()
+        #expect(planner.plan([(0, 2000), (12_000, 2000)]).requests.count == 2)
+        #expect(planner.plan([(0, 2000), (2000, 2000), (4000, 2000)]).requests.count == 1)
+        let big = 8 << 20
+        #expect(planner.plan([(0, big), (UInt64(big) + 65_536, 100)]).requests.count == 1)
+        #expect(planner.plan([(0, big), (UInt64(big) + 65_537, 100)]).requests.count == 2, "over maxGap")
+        // The waste adds up over a request: many small gaps stop merging at 1 %.
+        let tiles = (0..<50).map { (offset: UInt64($0) * 10_100, length: 10_000) }  // 100-byte gaps: 1 % each
+        #expect(planner.plan(tiles).requests.count == 1)
+        let wider = (0..<50).map { (offset: UInt64($0) * 10_300, length: 10_000) }  // 1.5 %: never
+        #expect(planner.plan(wider).requests.count == 50)
     }
 
     @Test func scatteredSpansStayApart() {
@@ -43,7 +59,7 @@ import Testing
     }
 
     @Test func theCapStartsANewRequest() {
-        let planner = RangeMergePlanner(maxGap: 64, maxRequestLength: 1000)
+        let planner = RangeMergePlanner(maxGap: 64, maxRequestLength: 1000, maxGapFraction: .infinity)
         let spans = (0..<5).map { (offset: UInt64($0 * 300), length: 300) }
         let plan = planner.plan(spans)
         #expect(plan.requests == [Request(offset: 0, length: 900), Request(offset: 900, length: 600)])
@@ -81,7 +97,7 @@ import Testing
     }
 
     @Test func extremeOffsetsAndLengthsDoNotTrap() {
-        let plan = RangeMergePlanner(maxGap: UInt64.max, maxRequestLength: UInt64.max)
+        let plan = RangeMergePlanner(maxGap: UInt64.max, maxRequestLength: UInt64.max, maxGapFraction: .infinity)
             .plan([(UInt64.max - 10, 100), (0, Int.max), (5, -3)])
         #expect(plan.slices[2].request == nil)
         #expect(plan.slices[0].length == 10)
@@ -96,7 +112,8 @@ import Testing
         var rng = SplitMix64(seed: 8)
         let object = (0..<200_000).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
         for round in 0..<400 {
-            let planner = RangeMergePlanner(maxGap: UInt64(rng.next() % 5000), maxRequestLength: 1000 + rng.next() % 50_000)
+            let planner = RangeMergePlanner(maxGap: UInt64(rng.next() % 5000), maxRequestLength: 1000 + rng.next() % 50_000,
+                                            maxGapFraction: [0.01, 0.5, .infinity][round % 3])
             let count = Int(1 + rng.next() % 40)
             var spans: [(offset: UInt64, length: Int)]
             if round % 2 == 1 {
