@@ -24,8 +24,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         switch self {
         case .ok: return "success (also: a search with no matches)"
         case .syntax: return "command-line syntax error, unknown option or query key"
-        case .cannotReadInput: return "cannot read an input file"
-        case .noInput: return "no input, or the named file/UID is not found"
+        case .cannotReadInput: return "cannot read an input file or URL (403, timeout, network, 412)"
+        case .noInput: return "no input, or the named file/UID/URL is not found (404)"
         case .invalidInput: return "an input file is not valid DICOM (batch: some inputs failed)"
         case .noValidInput: return "no input was valid (batch: all inputs failed)"
         case .badInputDirectory: return "an input directory cannot be read"
