@@ -177,9 +177,12 @@ final class NginxServer: @unchecked Sendable {
 }
 
 /// A Python program serving HTTP on a loopback port it chooses itself (it prints `PORT n` on
-/// its first line); it exits when its standard input closes, so it cannot outlive the tests.
+/// its first line, maybe followed by more space-separated fields); it exits when its standard
+/// input closes, so it cannot outlive the tests.
 final class PythonServer: @unchecked Sendable {
     let port: Int
+    /// What followed the port on the first line.
+    let fields: [String]
     private let process: Process
     private let input: Pipe
 
@@ -200,22 +203,27 @@ final class PythonServer: @unchecked Sendable {
         process.standardInput = input
         process.standardError = errors
         try process.run()
-        // Read the first line: "PORT n".
+        // Read the first line ("PORT n …") with read(2), retrying on EINTR (FileHandle's
+        // readData traps on an interrupted read).
         var line = [UInt8]()
-        let reader = output.fileHandleForReading
+        let fd = output.fileHandleForReading.fileDescriptor
+        var byte: UInt8 = 0
         while true {
-            let byte = reader.readData(ofLength: 1)
-            if byte.isEmpty || byte.first == 0x0A { break }
-            line += byte
+            let n = read(fd, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 || byte == 0x0A { break }
+            line.append(byte)
         }
         let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else {
+        let words = text.split(separator: " ").map(String.init)
+        guard words.count >= 2, words[0] == "PORT", let port = Int(words[1]) else {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let stderr = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
             throw ServerError(description: "python server did not start: \(text) \(stderr.suffix(2000))")
         }
         self.port = port
+        self.fields = Array(words.dropFirst(2))
         self.process = process
         self.input = input
     }
