@@ -18,6 +18,8 @@ let package = Package(
         .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
         .systemLibrary(name: "CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Tags, VRs, dictionary, UIDs, values, data sets, character sets, DICOM JSON. No C.
         .target(name: "DicomCore"),
@@ -26,7 +28,7 @@ let package = Package(
         // zlib raw inflate/deflate for the Deflated Explicit VR Little Endian syntax.
         .target(name: "DicomDeflate", dependencies: ["DicomParser", "CZlib"]),
         // Remote objects (https://, s3://, gs://) as ByteSources: ranged GETs, listings, SigV4.
-        .target(name: "DicomRemote", dependencies: ["DicomParser"]),
+        .target(name: "DicomRemote", dependencies: ["DicomParser", "CCurl", "CCrypto"]),
         // The SQLite index: schema, writer, QIDO-RS queries (the only importer of CSQLite3).
         .target(name: "DicomIndex", dependencies: ["DicomCore", "DicomParser", "CSQLite3"]),
         // Frame decoders and image encoders: one PixelDecoder per transfer syntax (C libraries

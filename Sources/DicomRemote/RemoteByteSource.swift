@@ -1,26 +1,116 @@
 import DicomParser
 import Synchronization
 
-/// A ByteSource over one remote object. The first read GETs bytes 0..<64 KiB (Content-Range gives
-/// the size: no HEAD) and remembers the ETag; header reads are served from a growing prefix
-/// window (each miss fetches at least double the window); reads beyond the window are one ranged
-/// GET each with If-Match (412 → RemoteError(.changed)).
+/// A ByteSource over one remote object.
+///
+/// Without a known size the first request GETs bytes 0..<64 KiB: its Content-Range gives the
+/// size (no HEAD) and its ETag is remembered. Header reads are served from that prefix window,
+/// which grows on a miss to at least four times its size (64 KiB → 256 KiB → 1 MiB…, at most
+/// 16 MiB) so that a header of a few hundred KiB costs two GETs whether the parser reads it
+/// element by element or skips a large value. Reads starting beyond the next growth step (frames)
+/// are one ranged GET each, with If-Match on the ETag: a changed object fails with
+/// RemoteError(.changed) instead of mixing bytes of two versions.
 public final class RemoteByteSource: ByteSource {
+    public static let initialWindow = 64 * 1024
+    /// The window stops growing here; reads past it are ranged GETs of their own.
+    public static let maximumWindow = 16 * 1024 * 1024
+    static let growthFactor = 4
+
     public let url: RemoteURL
     public let client: RemoteClient
-    public var name: String { url.description }
+    public let size: UInt64
+    /// Concurrent requests for a batch read (`read(ranges:)`).
+    public let parallel: Int
+    private let state: Mutex<(window: [UInt8], etag: String?)>
 
-    public init(url: RemoteURL, client: RemoteClient, knownSize: UInt64? = nil, etag: String? = nil) throws {
+    public var name: String { url.description }
+    /// The ETag the object had when first read (or the one it was indexed with).
+    public var etag: String? { state.withLock { $0.etag } }
+    /// Bytes of the prefix held in memory (tests).
+    public var windowSize: Int { state.withLock { $0.window.count } }
+
+    /// `knownSize` and `etag` come from the index: with a size, nothing is requested until the
+    /// first read, and every read is made with If-Match on `etag`.
+    public init(url: RemoteURL, client: RemoteClient, knownSize: UInt64? = nil, etag: String? = nil,
+                parallel: Int = 8) throws {
         self.url = url
         self.client = client
-        // TODO(remote): first GET when knownSize is nil.
-        throw RemoteError(.network, url: url.description, message: "remote reading is not implemented yet (TODO)")
+        self.parallel = max(1, parallel)
+        if let knownSize {
+            size = knownSize
+            state = Mutex(([], etag))
+            return
+        }
+        let first = try client.get(RangeRequest(url: url, offset: 0, length: Self.initialWindow, ifMatch: etag))
+        guard let total = first.totalSize ?? (first.bytes.count < Self.initialWindow ? UInt64(first.bytes.count) : nil) else {
+            throw RemoteError(.server, url: url.description, message: "the server does not tell the object's size (Content-Range total '*')")
+        }
+        size = total
+        state = Mutex((first.bytes, first.etag ?? etag))
     }
 
-    public var size: UInt64 { 0 }
-    public var etag: String? { nil }
-
     public func read(offset: UInt64, length: Int) throws -> [UInt8] {
-        throw RemoteError(.network, url: url.description, message: "remote reading is not implemented yet (TODO)")
+        guard offset < size, length > 0 else { return [] }
+        let end = min(offset + UInt64(length), size)
+        if let bytes = try fromWindow(offset, end) { return bytes }
+        return try fetch(offset, end)
+    }
+
+    /// Ranges inside (or joining) the window are served from it; the others are fetched with
+    /// up to `parallel` concurrent GETs, answers in the order asked.
+    public func read(ranges: [(offset: UInt64, length: Int)]) throws -> [[UInt8]] {
+        var results = [[UInt8]](repeating: [], count: ranges.count)
+        var remote: [(index: Int, offset: UInt64, end: UInt64)] = []
+        for (i, range) in ranges.enumerated() where range.offset < size && range.length > 0 {
+            let end = min(range.offset + UInt64(range.length), size)
+            if let bytes = try fromWindow(range.offset, end) { results[i] = bytes } else { remote.append((i, range.offset, end)) }
+        }
+        guard !remote.isEmpty else { return results }
+        let tag = etag
+        // TODO(remote): merge near ranges with RangeMergePlanner once it is on this branch.
+        let responses = try client.get(remote.map { RangeRequest(url: url, offset: $0.offset, length: Int($0.end - $0.offset), ifMatch: tag) },
+                                       parallel: parallel)
+        for (slot, response) in zip(remote, responses) {
+            try check(response, offset: slot.offset, end: slot.end)
+            results[slot.index] = response.bytes
+        }
+        return results
+    }
+
+    /// The bytes from the window, growing it when the read starts within its next growth step;
+    /// nil when the read lies beyond (a ranged GET of its own).
+    private func fromWindow(_ offset: UInt64, _ end: UInt64) throws -> [UInt8]? {
+        try state.withLock { state throws -> [UInt8]? in
+            let held = UInt64(state.window.count)
+            if end <= held { return Array(state.window[Int(offset)..<Int(end)]) }
+            let reach = state.window.isEmpty ? 0 : held * UInt64(Self.growthFactor)
+            let grown = min(size, max(end, reach, UInt64(Self.initialWindow)))
+            guard offset <= reach, grown <= UInt64(Self.maximumWindow) else { return nil }
+            let response = try client.get(RangeRequest(url: url, offset: held, length: Int(grown - held), ifMatch: state.etag))
+            try check(response, offset: held, end: grown, etag: state.etag)
+            state.window += response.bytes
+            if state.etag == nil { state.etag = response.etag }
+            return Array(state.window[Int(offset)..<Int(end)])
+        }
+    }
+
+    private func fetch(_ offset: UInt64, _ end: UInt64) throws -> [UInt8] {
+        let tag = etag
+        let response = try client.get(RangeRequest(url: url, offset: offset, length: Int(end - offset), ifMatch: tag))
+        try check(response, offset: offset, end: end, etag: tag)
+        return response.bytes
+    }
+
+    /// A ranged answer must have every byte asked for (the size is known) and, for servers that
+    /// ignore If-Match, the same ETag.
+    private func check(_ response: RemoteResponse, offset: UInt64, end: UInt64, etag: String? = nil) throws {
+        let expected = etag ?? self.etag
+        if let expected, let got = response.etag, got != expected {
+            throw RemoteError(.changed, url: url.description, message: "the object changed (ETag \(expected) → \(got))")
+        }
+        guard UInt64(response.bytes.count) == end - offset else {
+            throw RemoteError(.shortRead, url: url.description,
+                              message: "asked \(end - offset) bytes at offset \(offset) of \(size), got \(response.bytes.count)")
+        }
     }
 }

@@ -29,10 +29,13 @@ public struct RemoteURL: Sendable, Hashable, CustomStringConvertible {
               let scheme = Scheme(rawValue: string[..<colon.lowerBound].lowercased()) else {
             throw invalid("not a URL (expected https://, http://, s3:// or gs://)")
         }
-        // Whitespace and control characters are never valid in a URL; they are almost always a
-        // copy-paste accident (a trailing newline in a --urls-from list).
-        if string.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
-            throw invalid("contains whitespace or control characters")
+        // Control characters are never meant (a trailing newline of a --urls-from list is the
+        // usual accident). Spaces are valid in s3/gs keys, which are literal, not in http URLs.
+        if string.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw invalid("contains control characters")
+        }
+        if (scheme == .http || scheme == .https) && string.contains(" ") {
+            throw invalid("contains a space (percent-encode it as %20)")
         }
         let rest = string[colon.upperBound...]
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
@@ -77,10 +80,19 @@ public struct RemoteURL: Sendable, Hashable, CustomStringConvertible {
     /// The object key (or prefix) of an s3:// or gs:// URL.
     public var key: String? { scheme == .s3 || scheme == .gs ? path : nil }
 
-    /// The same bucket with another key (listings make object URLs this way).
+    /// The same bucket with another key (listings make object URLs this way; a listed key may
+    /// hold any character, so it does not go through the parser).
     func withKey(_ key: String) -> RemoteURL {
-        // Safe: the bucket was validated and keys are taken literally.
-        try! RemoteURL("\(scheme.rawValue)://\(authority)/\(key)")
+        RemoteURL(scheme: scheme, authority: authority, path: key, query: nil,
+                  description: "\(scheme.rawValue)://\(authority)/\(key)")
+    }
+
+    private init(scheme: Scheme, authority: String, path: String, query: String?, description: String) {
+        self.scheme = scheme
+        self.authority = authority
+        self.path = path
+        self.query = query
+        self.description = description
     }
 
     /// S3 rules (3–63 characters of a-z 0-9 . -, starting and ending with a letter or digit);

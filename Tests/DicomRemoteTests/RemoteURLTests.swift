@@ -19,6 +19,9 @@ import Testing
         #expect(try RemoteURL("s3://my-bucket").key == "")
         #expect(try RemoteURL("s3://my-bucket/").key == "")
         #expect(try RemoteURL("gs://under_score.bucket/p/").key == "p/")
+        #expect(try RemoteURL("s3://b-1/my file.dcm").key == "my file.dcm")
+        #expect(throws: RemoteError.self) { try RemoteURL("https://host/my file.dcm") }
+        #expect(throws: RemoteError.self) { try RemoteURL("s3://b-1/a.dcm\n") }
     }
 
     @Test func rejectsBadBuckets() {
