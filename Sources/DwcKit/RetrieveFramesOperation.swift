@@ -33,8 +33,11 @@ public struct RetrieveFramesOperation: Sendable {
     public var manifest = false
     /// `--media-type`: decode or transcode frames (nil: the frames as stored).
     public var mediaType: String?
-    /// Frames asked of the source at once: a remote source fetches them in parallel.
-    public var batchSize = 64
+    /// Frames asked of the source at once (a remote source fetches a batch in parallel, over
+    /// the same connections): up to this many frames...
+    public var batchFrames = 4096
+    /// ...or bytes, which bounds the memory a batch holds.
+    public var batchBytes: UInt64 = 64 << 20
 
     public init(location: ArchiveLocation) { self.location = location }
 
@@ -105,7 +108,14 @@ public struct RetrieveFramesOperation: Sendable {
             for (position, number) in numbers.enumerated() {
                 if position == batchStart + batch.count {
                     batchStart = position
-                    batch = try readFrames(Array(numbers[position..<min(numbers.count, position + max(1, batchSize))]), of: &target, index: index, sink: sink)
+                    var end = position + 1, bytes = try wrap { try target.reader.span(of: number).length }
+                    while end < numbers.count, end - position < batchFrames {
+                        let next = try wrap { try target.reader.span(of: numbers[end]).length }
+                        if bytes + next > batchBytes { break }
+                        bytes += next
+                        end += 1
+                    }
+                    batch = try readFrames(Array(numbers[position..<end]), of: &target, index: index, sink: sink)
                 }
                 var bytes = batch[position - batchStart]
                 let span = try wrap { try target.reader.span(of: number) }

@@ -205,6 +205,16 @@ import Testing
         }
     }
 
+    @Test func frameTablesPackAndUnpack() {
+        let spans = [FrameSpan(offset: 0, length: 1), FrameSpan(offset: 5 << 32 | 7, length: UInt64.max), FrameSpan(offset: 1234, length: 0)]
+        let packed = FrameSpan.pack(spans)
+        #expect(packed.count == 48)
+        #expect(FrameSpan.unpack(packed) == spans)
+        #expect(FrameSpan.unpack(packed + [1, 2, 3]) == spans, "a partial entry is ignored")
+        #expect(FrameSpan.unpack(Array(packed.prefix(20))) == [spans[0]])
+        #expect(FrameSpan.unpack([]) == [])
+    }
+
     @Test func namesTheValidRangeForFramesOutOfRange() throws {
         let (layout, _) = try frames(of: encapsulatedFile(frames: [[codestream(1, length: 8)]]))
         let reader = FrameReader(source: MemoryByteSource(bytes: []), layout: layout)
