@@ -125,7 +125,7 @@ public final class RemoteClient: Sendable {
 
     /// The HTTP request for `url` (an object, or with `bucketOnly` its bucket for a listing),
     /// addressed and signed as the options say.
-    private func makeTransfer(_ url: RemoteURL, bucketOnly: Bool = false, query: [(String, String)] = [],
+    func makeTransfer(_ url: RemoteURL, bucketOnly: Bool = false, query: [(String, String)] = [],
                               headers: [String], mode: Transfer.Mode) throws(RemoteError) -> Transfer {
         var headers = headers
         let httpURL: String

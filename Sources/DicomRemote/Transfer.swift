@@ -16,6 +16,8 @@ final class Transfer {
     let display: String
     let httpURL: String
     let mode: Mode
+    /// The request headers (also in `headerList` for curl).
+    let headers: [String]
     private(set) var headerList: UnsafeMutablePointer<curl_slist>?
     let followRedirects: Bool
     /// Attempts made so far (1 after the first).
@@ -37,6 +39,7 @@ final class Transfer {
         self.display = display
         self.httpURL = httpURL
         self.mode = mode
+        self.headers = headers
         self.followRedirects = followRedirects
         for header in headers { headerList = curl_slist_append(headerList, header) }
     }

@@ -63,6 +63,16 @@ typealias Tag = DicomCore.Tag
         #expect(logged.allSatisfy { $0.method == "GET" && $0.status == 206 })
     }
 
+    @Test func gsObjectsThroughAnOverriddenEndpoint() throws {
+        let root = try TemporaryDirectory()
+        try root.write("my-bucket/dir/blob.bin", blob)
+        let nginx = try NginxServer(root: root.path)
+        let client = RemoteClient(options: RemoteOptions(gcsEndpoint: "http://127.0.0.1:\(nginx.port)"))
+        let response = try client.get(RangeRequest(url: try RemoteURL("gs://my-bucket/dir/blob.bin"), offset: 7, length: 9))
+        #expect(response.bytes == Array(blob[7..<16]))
+        #expect(nginx.requests(atLeast: 1).map(\.uri) == ["/my-bucket/dir/blob.bin"])
+    }
+
     @Test func notFoundNamesTheURL() throws {
         let (root, nginx) = try servedBlob()
         defer { withExtendedLifetime(root) {} }
