@@ -33,7 +33,9 @@ final class Transfer {
     var received: UInt64 = 0
     var stoppedOnPurpose = false
     var callbackError: (any Error)?
-    var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    /// curl writes its error text here; allocated (not an Array) so its address stays valid
+    /// for as long as curl holds it.
+    private let errorBuffer: UnsafeMutablePointer<CChar>
 
     init(display: String, httpURL: String, headers: [String], mode: Mode, followRedirects: Bool) {
         self.display = display
@@ -41,10 +43,15 @@ final class Transfer {
         self.mode = mode
         self.headers = headers
         self.followRedirects = followRedirects
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         for header in headers { headerList = curl_slist_append(headerList, header) }
     }
 
-    deinit { curl_slist_free_all(headerList) }
+    deinit {
+        curl_slist_free_all(headerList)
+        errorBuffer.deallocate()
+    }
 
     func resetForAttempt() {
         status = 0
@@ -68,7 +75,7 @@ final class Transfer {
         dwc_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
         dwc_curl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, transferHeaderCallback)
         dwc_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
-        errorBuffer.withUnsafeMutableBufferPointer { _ = dwc_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, $0.baseAddress) }
+        dwc_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         // Threads: no SIGALRM-based DNS timeouts.
         dwc_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         let milliseconds = max(1, Int(timeout * 1000))
@@ -84,7 +91,7 @@ final class Transfer {
 
     /// The curl error text of the last attempt.
     func curlMessage(_ code: CURLcode) -> String {
-        let buffer = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let buffer = String(cString: errorBuffer)
         return buffer.isEmpty ? String(cString: curl_easy_strerror(code)) : buffer
     }
 

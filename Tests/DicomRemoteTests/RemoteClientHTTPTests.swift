@@ -15,6 +15,7 @@ typealias Tag = DicomCore.Tag
         let root = try TemporaryDirectory()
         try root.write("blob.bin", blob)
         try root.write("norange/blob.bin", blob)
+        try root.write("noetag/blob.bin", blob)
         return (root, try NginxServer(root: root.path, locations: locations))
     }
 
@@ -101,6 +102,16 @@ typealias Tag = DicomCore.Tag
         let source = try RemoteByteSource(url: url, client: client)
         #expect(source.size == UInt64(blob.count))
         #expect(try source.read(offset: 800_000, length: 10) == Array(blob[800_000..<800_010]))
+    }
+
+    @Test func objectsWithoutETagStillGrowTheWindow() throws {
+        let (root, nginx) = try servedBlob(locations: "location /noetag/ { etag off; }")
+        defer { withExtendedLifetime(root) {} }
+        let source = try RemoteByteSource(url: try RemoteURL(nginx.url("noetag/blob.bin")), client: client())
+        #expect(source.etag == nil)
+        #expect(try source.read(offset: 100_000, length: 10) == Array(blob[100_000..<100_010]))
+        #expect(source.windowSize == 256 * 1024)
+        #expect(nginx.requests(atLeast: 2).map(\.ifMatch) == ["", ""])
     }
 
     @Test func streamDeliversChunksAndStopsEarly() throws {
