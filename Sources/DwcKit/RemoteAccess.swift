@@ -44,7 +44,7 @@ public enum RemoteAccess {
     /// come with it); `knownSize`/`etag` from the index skip that.
     static func source(_ input: String, knownSize: UInt64? = nil, etag: String? = nil) throws -> RemoteByteSource {
         do {
-            return try RemoteByteSource(url: try RemoteURL(input), client: client, knownSize: knownSize, etag: etag/*, parallel: parallel*/)
+            return try RemoteByteSource(url: try RemoteURL(input), client: client, knownSize: knownSize, etag: etag, parallel: parallel)
         } catch {
             throw DwcError(error)
         }
