@@ -3,13 +3,14 @@ import Foundation
 import Synchronization
 
 /// Ranged GETs, streams and listings of remote objects over libcurl. Thread-safe: every call
-/// drives its own curl_multi loop on the calling thread, with easy handles taken from a shared
-/// pool; a handle keeps its connections, so consecutive requests to a host reuse them
-/// (keep-alive). Counts requests and bytes.
+/// drives a curl_multi loop on the calling thread, with a multi handle and easy handles taken
+/// from pools; the multi handles keep their connections, so consecutive requests to a host
+/// reuse them (keep-alive). Counts requests and bytes.
 public final class RemoteClient: Sendable {
     public let options: RemoteOptions
     private let counters = Mutex<(requests: Int, bytes: UInt64)>((0, 0))
     private let pool = HandlePool()
+    private let multis = MultiPool()
 
     public init(options: RemoteOptions) {
         _ = curlInitialized
@@ -183,7 +184,7 @@ public final class RemoteClient: Sendable {
     /// Runs the transfers over up to `parallel` concurrent connections, retrying 5xx answers,
     /// timeouts and connection errors with exponential backoff. Throws the first failure.
     private func run(_ transfers: [Transfer], parallel: Int) throws(RemoteError) {
-        guard let multi = curl_multi_init() else {
+        guard let multi = multis.take() else {
             throw RemoteError(.network, url: transfers.first?.display ?? "", message: "cannot start libcurl")
         }
         var pending = Array(transfers.indices.reversed())     // popped from the end: in order
@@ -195,7 +196,7 @@ public final class RemoteClient: Sendable {
                 curl_multi_remove_handle(multi, handle)
                 pool.discard(handle)        // mid-transfer: its connection is in an unknown state
             }
-            curl_multi_cleanup(multi)
+            multis.give(multi)
         }
         let width = max(1, parallel)
         while failure == nil && (!pending.isEmpty || !active.isEmpty || !waiting.isEmpty) {
@@ -391,6 +392,36 @@ private func monotonicSeconds() -> Double {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// Idle curl multi handles. The connection cache (and DNS cache) of easy handles driven by a
+/// multi handle belongs to the multi handle: reusing multis, rather than making one per call,
+/// is what keeps connections alive from one call to the next. A caller takes its own, so
+/// concurrent callers never share one.
+private final class MultiPool: @unchecked Sendable {
+    // @unchecked: a handle is touched only under `lock` (idle) or by the one thread that took it.
+    private var idle: [UnsafeMutableRawPointer] = []
+    private let lock = Mutex<Void>(())
+    private let keep = 16
+
+    func take() -> UnsafeMutableRawPointer? {
+        if let multi = lock.withLock({ _ in idle.popLast() }) { return multi }
+        guard let multi = curl_multi_init() else { return nil }
+        // Room for the connections of a parallel batch to stay open between calls.
+        dwc_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 64)
+        return multi
+    }
+
+    func give(_ multi: UnsafeMutableRawPointer) {
+        let kept = lock.withLock { _ -> Bool in
+            guard idle.count < keep else { return false }
+            idle.append(multi)
+            return true
+        }
+        if !kept { curl_multi_cleanup(multi) }
+    }
+
+    deinit { for multi in idle { curl_multi_cleanup(multi) } }
 }
 
 /// Idle curl easy handles. A handle remembers its live connections across curl_easy_reset, so

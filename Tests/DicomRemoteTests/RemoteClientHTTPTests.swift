@@ -38,6 +38,22 @@ typealias Tag = DicomCore.Tag
         #expect(client.statistics.bytes == 5000)
     }
 
+    @Test func connectionsStayOpenFromOneCallToTheNext() throws {
+        let (root, nginx) = try servedBlob()
+        defer { withExtendedLifetime(root) {} }
+        let client = client()
+        let url = try RemoteURL(nginx.url("blob.bin"))
+        for offset in [0, 1000, 2000] {
+            _ = try client.get(RangeRequest(url: url, offset: UInt64(offset), length: 10))
+        }
+        _ = try client.get((0..<4).map { RangeRequest(url: url, offset: UInt64($0) * 100, length: 10) }, parallel: 4)
+        let logged = nginx.requests(atLeast: 7)
+        #expect(logged.count == 7)
+        #expect(Set(logged.prefix(4).map(\.connection)).count == 1)
+        // The parallel batch opens more connections, reusing the first.
+        #expect(logged.suffix(4).contains { $0.connection == logged[0].connection })
+    }
+
     @Test func rangesAtTheEndAreClipped() throws {
         let (root, nginx) = try servedBlob()
         defer { withExtendedLifetime(root) {} }
