@@ -90,6 +90,16 @@ typealias Tag = DicomCore.Tag
         #expect(nginx.requests(atLeast: 1).map(\.uri) == ["/my-bucket/dir/blob.bin"])
     }
 
+    @Test func listingAnHTTPURLIsTheObjectItself() throws {
+        let (root, nginx) = try servedBlob()
+        defer { withExtendedLifetime(root) {} }
+        let objects = try client().list(try RemoteURL(nginx.url("blob.bin")))
+        #expect(objects.map(\.url.description) == [nginx.url("blob.bin")])
+        #expect(objects.first?.size == UInt64(blob.count))
+        #expect(objects.first?.etag != nil)
+        #expect(nginx.requests(atLeast: 1).map(\.range) == ["bytes=0-0"])
+    }
+
     @Test func notFoundNamesTheURL() throws {
         let (root, nginx) = try servedBlob()
         defer { withExtendedLifetime(root) {} }
@@ -114,6 +124,10 @@ typealias Tag = DicomCore.Tag
         #expect(logged.count == 1)
         #expect(logged.first?.range == "bytes=3000-4999")
         #expect(logged.first?.status == 200)
+        // A stream from an offset skips what the 200 answer sends before it.
+        var streamed: [UInt8] = []
+        try client.stream(url, from: 1_000_000) { chunk in streamed += chunk; return true }
+        #expect(streamed == Array(blob[1_000_000...]))
         // Through a byte source too: the first read's size comes from Content-Length.
         let source = try RemoteByteSource(url: url, client: client)
         #expect(source.size == UInt64(blob.count))
