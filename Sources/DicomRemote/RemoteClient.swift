@@ -98,7 +98,9 @@ public final class RemoteClient: Sendable {
         var pages = 0
         repeat {
             var query = [("list-type", "2"), ("prefix", prefix)]
-            if url.scheme == .s3 { query.append(("encoding-type", "url")) }
+            // S3 and the GCS XML API both take encoding-type=url (keys with control characters
+            // survive XML); the answer says whether it was applied.
+            query.append(("encoding-type", "url"))
             if let token { query.append(("continuation-token", token)) }
             let transfer = try makeTransfer(url, bucketOnly: true, query: query, headers: [], mode: .whole(limit: 64 << 20))
             try run([transfer], parallel: 1)
