@@ -199,6 +199,11 @@ typealias Tag = DicomCore.Tag
         #expect(error?.kind == .changed)
         #expect(error?.status == 412)
         #expect(nginx.requests(atLeast: 3).last?.status == 412)
+        // A stream with If-Match on the old ETag too.
+        let streamed = #expect(throws: RemoteError.self) {
+            try client().stream(try RemoteURL(nginx.url("blob.bin")), from: 0, ifMatch: source.etag) { _ in true }
+        }
+        #expect(streamed?.kind == .changed)
     }
 
     @Test func batchReadsFetchInParallelInOrder() throws {
