@@ -123,7 +123,10 @@ final class Transfer {
         switch mode {
         case .range(let offset, let length):
             if status == 206 {
-                body.append(contentsOf: chunk)
+                // Never hold more than was asked, whatever the server sends.
+                let room = length - body.count
+                body.append(contentsOf: chunk.prefix(room))
+                if chunk.count > room { stoppedOnPurpose = true; return false }
                 return true
             }
             // 200: the whole object; keep [offset, offset + length).

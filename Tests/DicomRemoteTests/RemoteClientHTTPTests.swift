@@ -262,6 +262,14 @@ typealias Tag = DicomCore.Tag
         #expect(error?.kind == .shortRead)
     }
 
+    @Test func moreThanAskedIsCutToTheRange() throws {
+        let stub = try PythonServer(script: stubServerScript)
+        let client = client()
+        let response = try client.get(RangeRequest(url: try RemoteURL(stub.base + "/toolong"), offset: 0, length: 10))
+        #expect(response.bytes == stubBytes(0..<10))
+        #expect(response.totalSize == 100_000)
+    }
+
     @Test func connectionRefusedIsANetworkError() throws {
         let port = freeLoopbackPort()
         let error = #expect(throws: RemoteError.self) {
