@@ -53,7 +53,8 @@ public final class RemoteByteSource: ByteSource {
 
     public func read(offset: UInt64, length: Int) throws -> [UInt8] {
         guard offset < size, length > 0 else { return [] }
-        let end = min(offset + UInt64(length), size)
+        // The size came from a server: no offset + length that could overflow.
+        let end = size - offset < UInt64(length) ? size : offset + UInt64(length)
         if let bytes = try fromWindow(offset, end) { return bytes }
         return try fetch(offset, end)
     }

@@ -30,10 +30,11 @@ public final class RemoteClient: Sendable {
     public func get(_ requests: [RangeRequest], parallel: Int = 8) throws(RemoteError) -> [RemoteResponse] {
         var transfers: [Transfer] = []
         for request in requests {
-            guard request.length > 0 else {
-                throw RemoteError(.invalidURL, url: request.url.description, message: "empty range at offset \(request.offset)")
+            let (last, overflow) = request.offset.addingReportingOverflow(UInt64(max(0, request.length)) &- 1)
+            guard request.length > 0, !overflow else {
+                throw RemoteError(.invalidURL, url: request.url.description,
+                                  message: "bad range: \(request.length) bytes at offset \(request.offset)")
             }
-            let last = request.offset + UInt64(request.length) - 1
             var headers = ["Range: bytes=\(request.offset)-\(last)"]
             if let etag = request.ifMatch { headers.append("If-Match: \(etag)") }
             transfers.append(try makeTransfer(request.url, headers: headers,

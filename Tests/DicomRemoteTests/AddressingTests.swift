@@ -52,3 +52,15 @@ import Testing
         #expect(RemoteOptions.fromEnvironment(["AWS_REGION": "ap-south-1", "AWS_DEFAULT_REGION": "x"]).region == "ap-south-1")
     }
 }
+
+@Suite struct RangeValidationTests {
+    @Test func emptyOrOverflowingRangesAreRejectedBeforeAnyRequest() throws {
+        let client = RemoteClient(options: RemoteOptions(retries: 0))
+        let url = try RemoteURL("http://127.0.0.1:9/x")
+        for (offset, length) in [(UInt64(0), 0), (UInt64.max, 2), (UInt64(5), -1)] {
+            let error = #expect(throws: RemoteError.self) { try client.get(RangeRequest(url: url, offset: offset, length: length)) }
+            #expect(error?.kind == .invalidURL)
+        }
+        #expect(client.statistics.requests == 0)
+    }
+}
