@@ -233,7 +233,10 @@ public final class RemoteClient: Sendable {
                         let delay = min(5.0, 0.1 * pow(2.0, Double(transfer.attempts - 1))) * Double.random(in: 0.9...1.1)
                         waiting.append((monotonicSeconds() + delay, index))
                     } else {
-                        failure = error
+                        failure = transfer.attempts > 1
+                            ? RemoteError(error.kind, url: error.url, status: error.status,
+                                          message: "\(error.message) (after \(transfer.attempts) attempts)")
+                            : error
                     }
                 case .fail(let error):
                     failure = error

@@ -241,6 +241,7 @@ typealias Tag = DicomCore.Tag
         #expect(error?.kind == .server)
         #expect(error?.status == 503)
         #expect(error?.message.contains("SlowDown") == true)
+        #expect(error?.message.hasSuffix("(after 2 attempts)") == true)
         #expect(client.statistics.requests == 2)
     }
 
