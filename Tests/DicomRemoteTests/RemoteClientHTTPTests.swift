@@ -90,6 +90,14 @@ typealias Tag = DicomCore.Tag
         #expect(nginx.requests(atLeast: 1).map(\.uri) == ["/my-bucket/dir/blob.bin"])
     }
 
+    @Test func unsignedRequestsFollowRedirects() throws {
+        let (root, nginx) = try servedBlob(locations: "location = /moved { return 302 /blob.bin; }")
+        defer { withExtendedLifetime(root) {} }
+        let response = try client().get(RangeRequest(url: try RemoteURL(nginx.url("moved")), offset: 5, length: 5))
+        #expect(response.bytes == Array(blob[5..<10]))
+        #expect(nginx.requests(atLeast: 2).map(\.status) == [302, 206])
+    }
+
     @Test func listingAnHTTPURLIsTheObjectItself() throws {
         let (root, nginx) = try servedBlob()
         defer { withExtendedLifetime(root) {} }
