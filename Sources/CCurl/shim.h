@@ -1,6 +1,6 @@
 #include <curl/curl.h>
 
-// curl_easy_setopt / curl_easy_getinfo / curl_multi_setopt are variadic: Swift cannot call
+// curl_easy_setopt / curl_multi_setopt are variadic: Swift cannot call
 // them, so each argument type gets a typed wrapper.
 typedef size_t (*dwc_curl_data_callback)(char *data, size_t size, size_t count, void *context);
 
@@ -18,15 +18,6 @@ static inline CURLcode dwc_curl_setopt_slist(CURL *handle, CURLoption option, st
 }
 static inline CURLcode dwc_curl_setopt_callback(CURL *handle, CURLoption option, dwc_curl_data_callback value) {
     return curl_easy_setopt(handle, option, value);
-}
-static inline CURLcode dwc_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
-    return curl_easy_getinfo(handle, info, value);
-}
-static inline CURLcode dwc_curl_getinfo_pointer(CURL *handle, CURLINFO info, void **value) {
-    return curl_easy_getinfo(handle, info, value);
-}
-static inline CURLcode dwc_curl_getinfo_offset(CURL *handle, CURLINFO info, curl_off_t *value) {
-    return curl_easy_getinfo(handle, info, value);
 }
 static inline CURLMcode dwc_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
     return curl_multi_setopt(multi, option, value);

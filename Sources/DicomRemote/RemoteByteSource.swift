@@ -53,7 +53,8 @@ public final class RemoteByteSource: ByteSource {
 
     public func read(offset: UInt64, length: Int) throws -> [UInt8] {
         guard offset < size, length > 0 else { return [] }
-        let end = min(offset + UInt64(length), size)
+        // The size came from a server: no offset + length that could overflow.
+        let end = size - offset < UInt64(length) ? size : offset + UInt64(length)
         if let bytes = try fromWindow(offset, end) { return bytes }
         return try fetch(offset, end)
     }
@@ -92,7 +93,8 @@ public final class RemoteByteSource: ByteSource {
             let grown = min(size, max(end, reach, UInt64(Self.initialWindow)))
             guard offset <= reach, grown <= UInt64(Self.maximumWindow) else { return nil }
             let response = try client.get(RangeRequest(url: url, offset: held, length: Int(grown - held), ifMatch: state.etag))
-            try check(response, offset: held, end: grown, etag: state.etag)
+            // Not check(): it reads self.etag, which takes the lock held here.
+            try Self.verify(response, offset: held, end: grown, expected: state.etag, url: url, size: size)
             state.window += response.bytes
             if state.etag == nil { state.etag = response.etag }
             return Array(state.window[Int(offset)..<Int(end)])
@@ -109,7 +111,11 @@ public final class RemoteByteSource: ByteSource {
     /// A ranged answer must have every byte asked for (the size is known) and, for servers that
     /// ignore If-Match, the same ETag.
     private func check(_ response: RemoteResponse, offset: UInt64, end: UInt64, etag: String? = nil) throws {
-        let expected = etag ?? self.etag
+        try Self.verify(response, offset: offset, end: end, expected: etag ?? self.etag, url: url, size: size)
+    }
+
+    private static func verify(_ response: RemoteResponse, offset: UInt64, end: UInt64, expected: String?,
+                               url: RemoteURL, size: UInt64) throws(RemoteError) {
         if let expected, let got = response.etag, got != expected {
             throw RemoteError(.changed, url: url.description, message: "the object changed (ETag \(expected) → \(got))")
         }

@@ -3,13 +3,14 @@ import Foundation
 import Synchronization
 
 /// Ranged GETs, streams and listings of remote objects over libcurl. Thread-safe: every call
-/// drives its own curl_multi loop on the calling thread, with easy handles taken from a shared
-/// pool; a handle keeps its connections, so consecutive requests to a host reuse them
-/// (keep-alive). Counts requests and bytes.
+/// drives a curl_multi loop on the calling thread, with a multi handle and easy handles taken
+/// from pools; the multi handles keep their connections, so consecutive requests to a host
+/// reuse them (keep-alive). Counts requests and bytes.
 public final class RemoteClient: Sendable {
     public let options: RemoteOptions
     private let counters = Mutex<(requests: Int, bytes: UInt64)>((0, 0))
     private let pool = HandlePool()
+    private let multis = MultiPool()
 
     public init(options: RemoteOptions) {
         _ = curlInitialized
@@ -29,10 +30,11 @@ public final class RemoteClient: Sendable {
     public func get(_ requests: [RangeRequest], parallel: Int = 8) throws(RemoteError) -> [RemoteResponse] {
         var transfers: [Transfer] = []
         for request in requests {
-            guard request.length > 0 else {
-                throw RemoteError(.invalidURL, url: request.url.description, message: "empty range at offset \(request.offset)")
+            let (last, overflow) = request.offset.addingReportingOverflow(UInt64(max(0, request.length)) &- 1)
+            guard request.length > 0, !overflow else {
+                throw RemoteError(.invalidURL, url: request.url.description,
+                                  message: "bad range: \(request.length) bytes at offset \(request.offset)")
             }
-            let last = request.offset + UInt64(request.length) - 1
             var headers = ["Range: bytes=\(request.offset)-\(last)"]
             if let etag = request.ifMatch { headers.append("If-Match: \(etag)") }
             transfers.append(try makeTransfer(request.url, headers: headers,
@@ -97,7 +99,9 @@ public final class RemoteClient: Sendable {
         var pages = 0
         repeat {
             var query = [("list-type", "2"), ("prefix", prefix)]
-            if url.scheme == .s3 { query.append(("encoding-type", "url")) }
+            // S3 and the GCS XML API both take encoding-type=url (keys with control characters
+            // survive XML); the answer says whether it was applied.
+            query.append(("encoding-type", "url"))
             if let token { query.append(("continuation-token", token)) }
             let transfer = try makeTransfer(url, bucketOnly: true, query: query, headers: [], mode: .whole(limit: 64 << 20))
             try run([transfer], parallel: 1)
@@ -125,7 +129,7 @@ public final class RemoteClient: Sendable {
 
     /// The HTTP request for `url` (an object, or with `bucketOnly` its bucket for a listing),
     /// addressed and signed as the options say.
-    private func makeTransfer(_ url: RemoteURL, bucketOnly: Bool = false, query: [(String, String)] = [],
+    func makeTransfer(_ url: RemoteURL, bucketOnly: Bool = false, query: [(String, String)] = [],
                               headers: [String], mode: Transfer.Mode) throws(RemoteError) -> Transfer {
         var headers = headers
         let httpURL: String
@@ -183,7 +187,7 @@ public final class RemoteClient: Sendable {
     /// Runs the transfers over up to `parallel` concurrent connections, retrying 5xx answers,
     /// timeouts and connection errors with exponential backoff. Throws the first failure.
     private func run(_ transfers: [Transfer], parallel: Int) throws(RemoteError) {
-        guard let multi = curl_multi_init() else {
+        guard let multi = multis.take() else {
             throw RemoteError(.network, url: transfers.first?.display ?? "", message: "cannot start libcurl")
         }
         var pending = Array(transfers.indices.reversed())     // popped from the end: in order
@@ -195,7 +199,7 @@ public final class RemoteClient: Sendable {
                 curl_multi_remove_handle(multi, handle)
                 pool.discard(handle)        // mid-transfer: its connection is in an unknown state
             }
-            curl_multi_cleanup(multi)
+            multis.give(multi)
         }
         let width = max(1, parallel)
         while failure == nil && (!pending.isEmpty || !active.isEmpty || !waiting.isEmpty) {
@@ -229,7 +233,10 @@ public final class RemoteClient: Sendable {
                         let delay = min(5.0, 0.1 * pow(2.0, Double(transfer.attempts - 1))) * Double.random(in: 0.9...1.1)
                         waiting.append((monotonicSeconds() + delay, index))
                     } else {
-                        failure = error
+                        failure = transfer.attempts > 1
+                            ? RemoteError(error.kind, url: error.url, status: error.status,
+                                          message: "\(error.message) (after \(transfer.attempts) attempts)")
+                            : error
                     }
                 case .fail(let error):
                     failure = error
@@ -391,6 +398,36 @@ private func monotonicSeconds() -> Double {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// Idle curl multi handles. The connection cache (and DNS cache) of easy handles driven by a
+/// multi handle belongs to the multi handle: reusing multis, rather than making one per call,
+/// is what keeps connections alive from one call to the next. A caller takes its own, so
+/// concurrent callers never share one.
+private final class MultiPool: @unchecked Sendable {
+    // @unchecked: a handle is touched only under `lock` (idle) or by the one thread that took it.
+    private var idle: [UnsafeMutableRawPointer] = []
+    private let lock = Mutex<Void>(())
+    private let keep = 16
+
+    func take() -> UnsafeMutableRawPointer? {
+        if let multi = lock.withLock({ _ in idle.popLast() }) { return multi }
+        guard let multi = curl_multi_init() else { return nil }
+        // Room for the connections of a parallel batch to stay open between calls.
+        dwc_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 64)
+        return multi
+    }
+
+    func give(_ multi: UnsafeMutableRawPointer) {
+        let kept = lock.withLock { _ -> Bool in
+            guard idle.count < keep else { return false }
+            idle.append(multi)
+            return true
+        }
+        if !kept { curl_multi_cleanup(multi) }
+    }
+
+    deinit { for multi in idle { curl_multi_cleanup(multi) } }
 }
 
 /// Idle curl easy handles. A handle remembers its live connections across curl_easy_reset, so

@@ -16,6 +16,8 @@ final class Transfer {
     let display: String
     let httpURL: String
     let mode: Mode
+    /// The request headers (also in `headerList` for curl).
+    let headers: [String]
     private(set) var headerList: UnsafeMutablePointer<curl_slist>?
     let followRedirects: Bool
     /// Attempts made so far (1 after the first).
@@ -31,17 +33,25 @@ final class Transfer {
     var received: UInt64 = 0
     var stoppedOnPurpose = false
     var callbackError: (any Error)?
-    var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    /// curl writes its error text here; allocated (not an Array) so its address stays valid
+    /// for as long as curl holds it.
+    private let errorBuffer: UnsafeMutablePointer<CChar>
 
     init(display: String, httpURL: String, headers: [String], mode: Mode, followRedirects: Bool) {
         self.display = display
         self.httpURL = httpURL
         self.mode = mode
+        self.headers = headers
         self.followRedirects = followRedirects
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         for header in headers { headerList = curl_slist_append(headerList, header) }
     }
 
-    deinit { curl_slist_free_all(headerList) }
+    deinit {
+        curl_slist_free_all(headerList)
+        errorBuffer.deallocate()
+    }
 
     func resetForAttempt() {
         status = 0
@@ -65,7 +75,7 @@ final class Transfer {
         dwc_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
         dwc_curl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, transferHeaderCallback)
         dwc_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
-        errorBuffer.withUnsafeMutableBufferPointer { _ = dwc_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, $0.baseAddress) }
+        dwc_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         // Threads: no SIGALRM-based DNS timeouts.
         dwc_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         let milliseconds = max(1, Int(timeout * 1000))
@@ -81,7 +91,7 @@ final class Transfer {
 
     /// The curl error text of the last attempt.
     func curlMessage(_ code: CURLcode) -> String {
-        let buffer = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let buffer = String(cString: errorBuffer)
         return buffer.isEmpty ? String(cString: curl_easy_strerror(code)) : buffer
     }
 
@@ -113,7 +123,10 @@ final class Transfer {
         switch mode {
         case .range(let offset, let length):
             if status == 206 {
-                body.append(contentsOf: chunk)
+                // Never hold more than was asked, whatever the server sends.
+                let room = length - body.count
+                body.append(contentsOf: chunk.prefix(room))
+                if chunk.count > room { stoppedOnPurpose = true; return false }
                 return true
             }
             // 200: the whole object; keep [offset, offset + length).

@@ -15,6 +15,7 @@ typealias Tag = DicomCore.Tag
         let root = try TemporaryDirectory()
         try root.write("blob.bin", blob)
         try root.write("norange/blob.bin", blob)
+        try root.write("noetag/blob.bin", blob)
         return (root, try NginxServer(root: root.path, locations: locations))
     }
 
@@ -35,6 +36,22 @@ typealias Tag = DicomCore.Tag
         #expect(nginx.requests(atLeast: 1) == [LoggedRequest(method: "GET", uri: "/blob.bin", range: "bytes=1000-5999", ifMatch: "", status: 206)])
         #expect(client.statistics.requests == 1)
         #expect(client.statistics.bytes == 5000)
+    }
+
+    @Test func connectionsStayOpenFromOneCallToTheNext() throws {
+        let (root, nginx) = try servedBlob()
+        defer { withExtendedLifetime(root) {} }
+        let client = client()
+        let url = try RemoteURL(nginx.url("blob.bin"))
+        for offset in [0, 1000, 2000] {
+            _ = try client.get(RangeRequest(url: url, offset: UInt64(offset), length: 10))
+        }
+        _ = try client.get((0..<4).map { RangeRequest(url: url, offset: UInt64($0) * 100, length: 10) }, parallel: 4)
+        let logged = nginx.requests(atLeast: 7)
+        #expect(logged.count == 7)
+        #expect(Set(logged.prefix(4).map(\.connection)).count == 1)
+        // The parallel batch opens more connections, reusing the first.
+        #expect(logged.suffix(4).contains { $0.connection == logged[0].connection })
     }
 
     @Test func rangesAtTheEndAreClipped() throws {
@@ -63,6 +80,34 @@ typealias Tag = DicomCore.Tag
         #expect(logged.allSatisfy { $0.method == "GET" && $0.status == 206 })
     }
 
+    @Test func gsObjectsThroughAnOverriddenEndpoint() throws {
+        let root = try TemporaryDirectory()
+        try root.write("my-bucket/dir/blob.bin", blob)
+        let nginx = try NginxServer(root: root.path)
+        let client = RemoteClient(options: RemoteOptions(gcsEndpoint: "http://127.0.0.1:\(nginx.port)"))
+        let response = try client.get(RangeRequest(url: try RemoteURL("gs://my-bucket/dir/blob.bin"), offset: 7, length: 9))
+        #expect(response.bytes == Array(blob[7..<16]))
+        #expect(nginx.requests(atLeast: 1).map(\.uri) == ["/my-bucket/dir/blob.bin"])
+    }
+
+    @Test func unsignedRequestsFollowRedirects() throws {
+        let (root, nginx) = try servedBlob(locations: "location = /moved { return 302 /blob.bin; }")
+        defer { withExtendedLifetime(root) {} }
+        let response = try client().get(RangeRequest(url: try RemoteURL(nginx.url("moved")), offset: 5, length: 5))
+        #expect(response.bytes == Array(blob[5..<10]))
+        #expect(nginx.requests(atLeast: 2).map(\.status) == [302, 206])
+    }
+
+    @Test func listingAnHTTPURLIsTheObjectItself() throws {
+        let (root, nginx) = try servedBlob()
+        defer { withExtendedLifetime(root) {} }
+        let objects = try client().list(try RemoteURL(nginx.url("blob.bin")))
+        #expect(objects.map(\.url.description) == [nginx.url("blob.bin")])
+        #expect(objects.first?.size == UInt64(blob.count))
+        #expect(objects.first?.etag != nil)
+        #expect(nginx.requests(atLeast: 1).map(\.range) == ["bytes=0-0"])
+    }
+
     @Test func notFoundNamesTheURL() throws {
         let (root, nginx) = try servedBlob()
         defer { withExtendedLifetime(root) {} }
@@ -87,10 +132,24 @@ typealias Tag = DicomCore.Tag
         #expect(logged.count == 1)
         #expect(logged.first?.range == "bytes=3000-4999")
         #expect(logged.first?.status == 200)
+        // A stream from an offset skips what the 200 answer sends before it.
+        var streamed: [UInt8] = []
+        try client.stream(url, from: 1_000_000) { chunk in streamed += chunk; return true }
+        #expect(streamed == Array(blob[1_000_000...]))
         // Through a byte source too: the first read's size comes from Content-Length.
         let source = try RemoteByteSource(url: url, client: client)
         #expect(source.size == UInt64(blob.count))
         #expect(try source.read(offset: 800_000, length: 10) == Array(blob[800_000..<800_010]))
+    }
+
+    @Test func objectsWithoutETagStillGrowTheWindow() throws {
+        let (root, nginx) = try servedBlob(locations: "location /noetag/ { etag off; }")
+        defer { withExtendedLifetime(root) {} }
+        let source = try RemoteByteSource(url: try RemoteURL(nginx.url("noetag/blob.bin")), client: client())
+        #expect(source.etag == nil)
+        #expect(try source.read(offset: 100_000, length: 10) == Array(blob[100_000..<100_010]))
+        #expect(source.windowSize == 256 * 1024)
+        #expect(nginx.requests(atLeast: 2).map(\.ifMatch) == ["", ""])
     }
 
     @Test func streamDeliversChunksAndStopsEarly() throws {
@@ -148,6 +207,11 @@ typealias Tag = DicomCore.Tag
         #expect(error?.kind == .changed)
         #expect(error?.status == 412)
         #expect(nginx.requests(atLeast: 3).last?.status == 412)
+        // A stream with If-Match on the old ETag too.
+        let streamed = #expect(throws: RemoteError.self) {
+            try client().stream(try RemoteURL(nginx.url("blob.bin")), from: 0, ifMatch: source.etag) { _ in true }
+        }
+        #expect(streamed?.kind == .changed)
     }
 
     @Test func batchReadsFetchInParallelInOrder() throws {
@@ -185,6 +249,7 @@ typealias Tag = DicomCore.Tag
         #expect(error?.kind == .server)
         #expect(error?.status == 503)
         #expect(error?.message.contains("SlowDown") == true)
+        #expect(error?.message.hasSuffix("(after 2 attempts)") == true)
         #expect(client.statistics.requests == 2)
     }
 
@@ -204,6 +269,14 @@ typealias Tag = DicomCore.Tag
             try client(retries: 1).get(RangeRequest(url: try RemoteURL(stub.base + "/short"), offset: 0, length: 1000))
         }
         #expect(error?.kind == .shortRead)
+    }
+
+    @Test func moreThanAskedIsCutToTheRange() throws {
+        let stub = try PythonServer(script: stubServerScript)
+        let client = client()
+        let response = try client.get(RangeRequest(url: try RemoteURL(stub.base + "/toolong"), offset: 0, length: 10))
+        #expect(response.bytes == stubBytes(0..<10))
+        #expect(response.totalSize == 100_000)
     }
 
     @Test func connectionRefusedIsANetworkError() throws {

@@ -100,6 +100,10 @@ import Testing
         #expect(under.map(\.url.description) == ["s3://dwc-test/private/a b~c.bin", "s3://dwc-test/private/blob.bin"])
         let error = #expect(throws: RemoteError.self) { try client.list(try RemoteURL("s3://dwc-test/nothing/")) }
         #expect(error?.kind == .notFound)
+        // gs:// lists the same way over the XML API (moto stands in for storage.googleapis.com).
+        let gcs = RemoteClient(options: RemoteOptions(timeout: 20, retries: 0, gcsEndpoint: moto.endpoint))
+        #expect(try gcs.list(try RemoteURL("gs://dwc-test/private/")).map(\.url.description)
+            == ["gs://dwc-test/private/a b~c.bin", "gs://dwc-test/private/blob.bin"])
     }
 
     @Test func overwrittenObjectFailsWith412() throws {

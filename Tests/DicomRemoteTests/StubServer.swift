@@ -1,5 +1,5 @@
 /// A small HTTP server for what nginx cannot be told to do: fail N times then succeed, answer
-/// too slowly, or close before the announced length. Serves `bytes(i) = i * 31 mod 256` for
+/// too slowly, close before the announced length, or send more than the range asked. Serves `bytes(i) = i * 31 mod 256` for
 /// i < 100000 with Range support, and counts requests per path (GET /count?path=…).
 let stubServerScript = #"""
 import http.server, os, sys, threading, time, collections
@@ -45,6 +45,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/slow":
             time.sleep(3)
             return self.send_bytes()
+        if path == "/toolong":
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes 0-{SIZE - 1}/{SIZE}")
+            self.send_header("Content-Length", str(SIZE))
+            self.end_headers()
+            self.wfile.write(DATA)
+            return
         if path == "/short":
             self.send_response(206)
             self.send_header("Content-Range", "bytes 0-999/100000")

@@ -67,7 +67,13 @@ struct LoggedRequest: Equatable, CustomStringConvertible {
     var range: String
     var ifMatch: String
     var status: Int
-    var description: String { "\(method) \(uri) range=\(range) if-match=\(ifMatch) → \(status)" }
+    /// nginx's serial number of the connection that carried the request (not compared by ==).
+    var connection: Int = 0
+    var description: String { "\(method) \(uri) range=\(range) if-match=\(ifMatch) → \(status) #\(connection)" }
+
+    static func == (a: LoggedRequest, b: LoggedRequest) -> Bool {
+        (a.method, a.uri, a.range, a.ifMatch, a.status) == (b.method, b.uri, b.range, b.ifMatch, b.status)
+    }
 }
 
 /// nginx serving `root` on a random loopback port, in the foreground as the current user
@@ -92,7 +98,7 @@ final class NginxServer: @unchecked Sendable {
             pid \(directory.path)/nginx.pid;
             events { worker_connections 128; }
             http {
-                log_format probe '$request_method $uri "$http_range" "$http_if_match" $status $bytes_sent';
+                log_format probe '$request_method $uri "$http_range" "$http_if_match" $status $bytes_sent $connection';
                 access_log \(directory.path)/access.log probe;
                 client_body_temp_path \(directory.path)/tmp;
                 proxy_temp_path \(directory.path)/tmp;
@@ -162,7 +168,7 @@ final class NginxServer: @unchecked Sendable {
     private func parseLog() -> [LoggedRequest] {
         guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
-            // METHOD URI "RANGE" "IF-MATCH" STATUS BYTES
+            // METHOD URI "RANGE" "IF-MATCH" STATUS BYTES CONNECTION
             let quoted = line.split(separator: "\"", omittingEmptySubsequences: false)
             guard quoted.count == 5 else { return nil }
             let head = quoted[0].split(separator: " ")
@@ -171,7 +177,8 @@ final class NginxServer: @unchecked Sendable {
             // nginx escapes quotes in logged values as \x22.
             func unset(_ s: Substring) -> String { s == "-" ? "" : s.replacingOccurrences(of: "\\x22", with: "\"") }
             return LoggedRequest(method: String(head[0]), uri: String(head[1]), range: unset(quoted[1]),
-                                 ifMatch: unset(quoted[3]), status: status)
+                                 ifMatch: unset(quoted[3]), status: status,
+                                 connection: tail.count > 2 ? Int(tail[2]) ?? 0 : 0)
         }
     }
 }
