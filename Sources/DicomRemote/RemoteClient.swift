@@ -299,7 +299,8 @@ public final class RemoteClient: Sendable {
     /// The status check shared by all requests: 2xx passes; 403/404/412 and others throw.
     private func checkStatus(_ transfer: Transfer) throws(RemoteError) {
         let url = transfer.display
-        let code = s3ErrorCode(transfer).map { " (\($0))" } ?? ""
+        // Only error answers are searched for a code (a frame's bytes are not text).
+        var code: String { s3ErrorCode(transfer).map { " (\($0))" } ?? "" }
         switch transfer.status {
         case 200..<300:
             return
