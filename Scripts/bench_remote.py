@@ -243,7 +243,7 @@ def main():
     stamp = time.strftime("%Y-%m-%d")
     block = (f"<!-- bench:remote:start -->\nMeasured {stamp} by `python3 Scripts/bench_remote.py` ({args.frames} random frames "
              f"(seed {args.seed}) per slide over nginx on 127.0.0.1, medians of {args.rounds} interleaved rounds; dwc as a whole "
-             f"`retrieve-frames` process with --parallel 8, highdicom {__import__('highdicom').__version__} in process; 2 shared cores).\n\n"
+             f"`retrieve-frames` process with --parallel 8, highdicom {__import__('highdicom').__version__} timed in process and as a `python3` process; 2 shared cores).\n\n"
              f"{table}\n<!-- bench:remote:end -->")
     text = open(doc, encoding="utf-8").read() if os.path.exists(doc) else "# Benchmarks\n"
     if "<!-- bench:remote:start -->" in text:
