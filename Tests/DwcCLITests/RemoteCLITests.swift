@@ -201,6 +201,29 @@ import Testing
         #expect(index.stderr.contains("1 added") && index.stderr.contains("1 skipped-not-DICOM"), "\(index.stderr)")
     }
 
+    /// Rendering a URL gives the image rendering the file gives, from the header and the one
+    /// frame used (real JPEG and JPEG 2000 files of pydicom's test set).
+    @Test func rendersURLsLikeFiles() throws {
+        let directory = try runPython("import os, pydicom; print(os.path.join(os.path.dirname(pydicom.__file__), 'data', 'test_files'))")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var files: [String: [UInt8]] = [:]
+        for name in ["SC_rgb_jpeg_dcmtk.dcm", "JPEG2000.dcm"] {
+            files[name] = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+        }
+        let served = try Served(files: files)
+        for name in files.keys.sorted() {
+            let out = try TemporaryDirectory()
+            let remote = try served.dwc(["render", served.nginx.url(name), out.path + "/remote.png"])
+            #expect(remote.status == 0, "\(name): \(remote.stderr)")
+            let local = try served.dwc(["render", served.root.path + "/" + name, out.path + "/local.png"])
+            #expect(local.status == 0, "\(name): \(local.stderr)")
+            let a = FileManager.default.contents(atPath: out.path + "/remote.png"), b = FileManager.default.contents(atPath: out.path + "/local.png")
+            #expect(a != nil && a == b, "\(name)")
+        }
+        // Small objects: the first 64 KiB GET holds everything, frame included.
+        #expect(served.nginx.requests(atLeast: 2).count <= 4, "\(served.nginx.requests())")
+    }
+
     /// moto's S3 server on a loopback port (printed as `PORT n`), ended when stdin closes.
     static let motoScript = """
     import socket, sys
