@@ -41,7 +41,8 @@ struct RemoteIndexer: Sendable {
             if let key = url.key, !key.isEmpty, !key.hasSuffix("/"), let exact = objects.first(where: { $0.url.key == key }) {
                 chosen = [exact]  // s3://b/a.dcm names a.dcm, not also a.dcm.bak
             } else {
-                prefixes.append(string)
+                // Listed as a folder: s3://b/dir prunes under s3://b/dir/, never s3://b/dir2/.
+                prefixes.append(string.hasSuffix("/") ? string : string + "/")
             }
             if chosen.isEmpty { problems.append("\(string): no objects under this prefix") }
             for object in chosen where seen.insert(object.url.description).inserted {

@@ -253,6 +253,13 @@ import Testing
             s3.upload_file(path, sys.argv[2], name)
     """
 
+    static let deleteScript = """
+    import sys, boto3
+    s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    s3.delete_object(Bucket=sys.argv[2], Key=sys.argv[3])
+    """
+
     /// An s3:// prefix of 1,003 objects (more than one ListObjectsV2 page of 1,000): 3 DICOM
     /// files and 1,000 small text files. The second run costs the listing only.
     @Test func indexesAnS3PrefixThroughMotoAcrossListingPages() throws {
@@ -266,6 +273,7 @@ import Testing
         }
         pairs += (0..<1000).map { "slides/notes/\($0).txt=text:note \($0)" }
         pairs.append("other/outside.dcm=\(files.path)/slide0.dcm")
+        pairs.append("slides-extra/e.txt=text:beside the prefix")
         try runPython(Self.putScript, [moto.base, "bucket"] + pairs)
         let archive = try TemporaryDirectory()
         // moto keeps objects private: requests are signed (any key works there).
@@ -288,6 +296,16 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(FileManager.default.contents(atPath: out.path + "/2.jpg") == Data(Self.frames[6]))
         #expect(FileManager.default.contents(atPath: out.path + "/3.jpg") == Data(Self.frames[7]))
+        // An object deleted from the prefix is forgotten by the next run (the prefix given
+        // without its slash is still a folder: nothing outside slides/ is touched).
+        #expect(try dwc(["index", "s3://bucket/slides-extra/"]).stderr.contains("1 skipped-not-DICOM"))
+        try runPython(Self.deleteScript, [moto.base, "bucket", "slides/slide2.dcm"])
+        let third = try dwc(["index", "s3://bucket/slides"])
+        #expect(third.stderr.contains("1 removed"), "\(third.stderr)")
+        let left = try dwc(["search", "instances", "--format", "paths"])
+        #expect(left.text.split(separator: "\n").sorted() == ["s3://bucket/slides/slide0.dcm", "s3://bucket/slides/slide1.dcm"])
+        let beside = try dwc(["index", "-d", "s3://bucket/slides-extra/"])
+        #expect(beside.stderr.contains("1 unchanged") && beside.stderr.contains("remote: 1 requests"), "\(beside.stderr)")
         // A missing key is exit 21, naming the URL.
         let missing = try dwc(["retrieve-frames", "s3://bucket/slides/nope.dcm", "-o", out.path])
         #expect(missing.status == 21, "\(missing.stderr)")
