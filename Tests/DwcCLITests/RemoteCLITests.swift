@@ -310,5 +310,10 @@ import Testing
         let missing = try dwc(["retrieve-frames", "s3://bucket/slides/nope.dcm", "-o", out.path])
         #expect(missing.status == 21, "\(missing.stderr)")
         #expect(missing.stderr.contains("s3://bucket/slides/nope.dcm"))
+        // Without credentials the private object is refused: exit 20, naming the URL and the status.
+        let anonymous = try DwcProcess.run(["dump", "--s3-endpoint", moto.base, "s3://bucket/slides/slide0.dcm"],
+                                           environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
+        #expect(anonymous.status == 20, "\(anonymous.stderr)")
+        #expect(anonymous.stderr.contains("s3://bucket/slides/slide0.dcm") && anonymous.stderr.contains("403"), "\(anonymous.stderr)")
     }
 }
