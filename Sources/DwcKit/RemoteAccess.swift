@@ -22,8 +22,6 @@ public enum RemoteAccess {
         set { state.withLock { $0.parallel = max(1, newValue) } }
     }
 
-    public static var options: RemoteOptions { state.withLock { $0.options } }
-
     public static var client: RemoteClient {
         state.withLock { state in
             if let client = state.client { return client }
