@@ -19,6 +19,9 @@ public final class RemoteByteSource: ByteSource {
     public let url: RemoteURL
     public let client: RemoteClient
     public let size: UInt64
+    /// Last-Modified of the first answer (ns since 1970), nil with a known size or when the
+    /// server did not send it: `dwc index` stores it as the object's mtime.
+    public let lastModified: Int64?
     /// Concurrent requests for a batch read (`read(ranges:)`).
     public let parallel: Int
     /// How a batch read merges near ranges (64 KiB gaps within 1 % of the bytes, 16 MiB cap).
@@ -40,6 +43,7 @@ public final class RemoteByteSource: ByteSource {
         self.parallel = max(1, parallel)
         if let knownSize {
             size = knownSize
+            lastModified = nil
             state = Mutex(([], etag))
             return
         }
@@ -48,6 +52,7 @@ public final class RemoteByteSource: ByteSource {
             throw RemoteError(.server, url: url.description, message: "the server does not tell the object's size (Content-Range total '*')")
         }
         size = total
+        lastModified = first.lastModified
         state = Mutex((first.bytes, first.etag ?? etag))
     }
 

@@ -64,6 +64,7 @@ struct RemoteIndexer: Sendable {
             let source = try RemoteAccess.source(path)
             stamp.size = Int64(source.size)
             stamp.etag = source.etag ?? stamp.etag
+            stamp.mtimeNanoseconds = item.listed?.lastModified ?? source.lastModified ?? 0
             if let known, known.etag != nil, known.etag == stamp.etag, known.size == stamp.size {
                 return (nil, nil, false)
             }

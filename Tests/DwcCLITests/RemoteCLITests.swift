@@ -1,4 +1,5 @@
 import DicomCore
+import DicomIndex
 import DicomParser
 import DwcKit
 import Foundation
@@ -94,6 +95,13 @@ import Testing
         let requests = served.nginx.requests(atLeast: 2)
         #expect(requests.count == 2, "\(requests)")
         #expect(requests.allSatisfy { $0.method == "GET" && !$0.range.isEmpty }, "\(requests)")
+        // The row: the URL as path, inode 0, the object's size, ETag and Last-Modified.
+        let stored = try #require(try ArchiveIndex(path: served.archive.path + "/.dwc/index.sqlite", create: false).instance(storedPath: url))
+        #expect(stored.stamp.inode == 0 && stored.stamp.size == Int64(file.count))
+        #expect(stored.stamp.etag?.hasPrefix("\"") == true, "\(stored.stamp)")
+        let modified = try FileManager.default.attributesOfItem(atPath: served.root.path + "/big.dcm")[.modificationDate] as! Date
+        #expect(abs(Double(stored.stamp.mtimeNanoseconds) / 1e9 - modified.timeIntervalSince1970) < 1.5, "\(stored.stamp)")
+        #expect(stored.frameTable.map { FrameSpan.unpack($0).count } == 4)
         // The index knows the URL: search finds it, with the URL as its path.
         let paths = try served.dwc(["search", "instances", "--format", "paths"])
         #expect(paths.text.contains(url), "\(paths.text) \(paths.stderr)")
