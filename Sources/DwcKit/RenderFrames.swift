@@ -143,11 +143,12 @@ public struct RenderSource: Sendable {
         }
     }
 
-    /// Opens a path (or "-" for stdin) for rendering.
-    public static func open(_ path: String, name: String? = nil, cachedSpans: [FrameSpan]? = nil) throws -> RenderSource {
+    /// Opens a path, a URL (or "-" for stdin) for rendering. A URL's `cachedSpans` (the index's)
+    /// are used only while the object still has `cachedETag`.
+    public static func open(_ path: String, name: String? = nil, cachedSpans: [FrameSpan]? = nil, cachedETag: String? = nil) throws -> RenderSource {
         let file = try DicomFileLoader(stopBeforePixels: true).load(path)
         var spans = cachedSpans
-        if spans == nil, let remote = file.source as? RemoteByteSource {
+        if let remote = file.source as? RemoteByteSource, spans == nil || cachedETag == nil || remote.etag != cachedETag {
             // A remote object's frame table without a request per fragment (offset tables, or
             // one streaming pass over the item headers).
             do { spans = try RemoteAccess.frameSpans(of: file, source: remote) } catch { throw DwcError(error) }

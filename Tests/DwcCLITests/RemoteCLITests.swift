@@ -232,6 +232,34 @@ import Testing
         #expect(served.nginx.requests(atLeast: 2).count <= 4, "\(served.nginx.requests())")
     }
 
+    /// An indexed URL renders from its header GET and the frame's GET: the index's frame table
+    /// serves while the object keeps its ETag (no streaming scan of the empty offset table).
+    @Test func rendersAnIndexedURLWithTheIndexsFrameTable() throws {
+        let out = try TemporaryDirectory()
+        try runPython("""
+        import os, sys, pydicom
+        from pydicom.encaps import encapsulate, generate_frames
+        d = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
+        ds = pydicom.dcmread(os.path.join(d, "SC_rgb_jpeg_dcmtk.dcm"))
+        frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+        ds.PixelData = encapsulate([frame] * 200, has_bot=False)
+        ds.NumberOfFrames = 200
+        ds.save_as(sys.argv[1])
+        """, [out.path + "/many.dcm"])
+        let served = try Served(files: ["many.dcm": [UInt8](try Data(contentsOf: URL(fileURLWithPath: out.path + "/many.dcm")))])
+        let url = served.nginx.url("many.dcm")
+        #expect(try served.dwc(["index", url]).status == 0)
+        try served.nginx.clearLog()
+        let remote = try served.dwc(["render", url, "--frames", "200", "-o", out.path + "/remote.png"])
+        #expect(remote.status == 0, "\(remote.stderr)")
+        let requests = served.nginx.requests(atLeast: 2)
+        #expect(requests.count == 2, "header + frame 200: \(requests)")
+        let local = try served.dwc(["render", served.root.path + "/many.dcm", "--frames", "200", "-o", out.path + "/local.png"])
+        #expect(local.status == 0, "\(local.stderr)")
+        let a = FileManager.default.contents(atPath: out.path + "/remote.png")
+        #expect(a != nil && a == FileManager.default.contents(atPath: out.path + "/local.png"))
+    }
+
     /// moto's S3 server on a loopback port (printed as `PORT n`), ended when stdin closes.
     static let motoScript = """
     import socket, sys
