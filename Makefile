@@ -41,13 +41,14 @@ demo: release
 
 bench: release
 	python3 Scripts/bench_parse.py --dwc $(DWC_RELEASE)
-	python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore dicomweb-client highdicom pillow numpy
+	python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore dicomweb-client highdicom pillow numpy fsspec aiohttp
 	test -d /tmp/dwc-corpus/wsi || python3 ../shared/bench/make_corpus.py -o /tmp/dwc-corpus
 	python3 Scripts/bench_frames.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
 	python3 Scripts/bench_index_search.py --dwc $(DWC_RELEASE) --archive /tmp/dwc-corpus/archive
 	python3 Scripts/bench_metadata.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
 	python3 Scripts/bench_render.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
 	python3 Scripts/bench_store.py --dwc $(DWC_RELEASE)
+	python3 Scripts/bench_remote.py --dwc $(DWC_RELEASE) --corpus /tmp/dwc-corpus
 
 # Regenerate the data dictionary from pydicom's copy of the standard.
 dictionary:

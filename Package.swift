@@ -18,6 +18,8 @@ let package = Package(
         .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
         .systemLibrary(name: "CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Tags, VRs, dictionary, UIDs, values, data sets, character sets, DICOM JSON. No C.
         .target(name: "DicomCore"),
@@ -25,13 +27,15 @@ let package = Package(
         .target(name: "DicomParser", dependencies: ["DicomCore"]),
         // zlib raw inflate/deflate for the Deflated Explicit VR Little Endian syntax.
         .target(name: "DicomDeflate", dependencies: ["DicomParser", "CZlib"]),
+        // Remote objects (https://, s3://, gs://) as ByteSources: ranged GETs, listings, SigV4.
+        .target(name: "DicomRemote", dependencies: ["DicomParser", "CCurl", "CCrypto"]),
         // The SQLite index: schema, writer, QIDO-RS queries (the only importer of CSQLite3).
         .target(name: "DicomIndex", dependencies: ["DicomCore", "DicomParser", "CSQLite3"]),
         // Frame decoders and image encoders: one PixelDecoder per transfer syntax (C libraries
         // for JPEG, JPEG 2000, JPEG-LS, PNG; RLE and JPEG Lossless in Swift).
         .target(name: "DicomCodecs", dependencies: ["DicomCore", "CTurboJPEG", "COpenJPEG", "CCharLS", "CPNG"]),
         // Operations behind the commands: typed options in, typed results out.
-        .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "DicomIndex", "DicomCodecs"]),
+        .target(name: "DwcKit", dependencies: ["DicomCore", "DicomParser", "DicomDeflate", "DicomIndex", "DicomCodecs", "DicomRemote"]),
         .executableTarget(name: "dwc", dependencies: [
             "DwcKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -41,7 +45,8 @@ let package = Package(
         .testTarget(name: "DicomParserTests", dependencies: ["DicomCore", "DicomParser", "DicomDeflate"]),
         .testTarget(name: "DicomCodecsTests", dependencies: ["DicomCore", "DicomCodecs"]),
         .testTarget(name: "DicomIndexTests", dependencies: ["DicomCore", "DicomParser", "DicomIndex"]),
-        .testTarget(name: "DwcCLITests", dependencies: ["DwcKit", "DicomIndex", "DicomParser", "DicomCore"]),
+        .testTarget(name: "DicomRemoteTests", dependencies: ["DicomRemote", "DicomParser", "DicomCore"]),
+        .testTarget(name: "DwcCLITests", dependencies: ["DwcKit", "DicomIndex", "DicomParser", "DicomCore", "DicomRemote"]),
     ],
     swiftLanguageModes: [.v6]
 )

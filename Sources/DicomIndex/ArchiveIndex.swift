@@ -94,9 +94,10 @@ public final class ArchiveIndex {
     /// Every file the index has seen, for incremental runs.
     public func knownFiles() throws -> [String: KnownFile] {
         var result: [String: KnownFile] = [:]
-        let statement = try database.prepare("SELECT path, size, mtime_ns, inode, status FROM files")
+        let statement = try database.prepare("SELECT path, size, mtime_ns, inode, status, etag FROM files")
         while try statement.step() {
-            let stamp = InstanceRecord.FileStamp(size: statement.int(1), mtimeNanoseconds: statement.int(2), inode: statement.int(3))
+            let stamp = InstanceRecord.FileStamp(size: statement.int(1), mtimeNanoseconds: statement.int(2), inode: statement.int(3),
+                                                 etag: statement.text(5))
             result[statement.text(0) ?? ""] = KnownFile(stamp: stamp, status: FileStatus(rawValue: statement.text(4) ?? "") ?? .failed)
         }
         return result
@@ -182,11 +183,11 @@ public final class ArchiveIndex {
 
     private func upsertFile(path: String, stamp: InstanceRecord.FileStamp, status: FileStatus, message: String) throws {
         try database.prepare("""
-            INSERT INTO files(path, size, mtime_ns, inode, status, message) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO files(path, size, mtime_ns, inode, etag, status, message) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode,
-              status = excluded.status, message = excluded.message
+              etag = excluded.etag, status = excluded.status, message = excluded.message
             """).run([.text(path), .integer(stamp.size), .integer(stamp.mtimeNanoseconds), .integer(stamp.inode),
-                      .text(status.rawValue), .text(message)])
+                      SQLValue(stamp.etag), .text(status.rawValue), .text(message)])
     }
 
     /// Values of one level's columns for a record, search columns included.
@@ -235,6 +236,7 @@ public final class ArchiveIndex {
             values.append(("size", .integer(record.stamp.size)))
             values.append(("mtime_ns", .integer(record.stamp.mtimeNanoseconds)))
             values.append(("inode", .integer(record.stamp.inode)))
+            values.append(("etag", SQLValue(record.stamp.etag)))
             values.append(("transfer_syntax", .text(record.transferSyntax)))
             values.append(("pixel_offset", record.pixelOffset.map { .integer(Int64($0)) } ?? .null))
             values.append(("pixel_length", record.pixelLength.map { .integer(Int64($0)) } ?? .null))

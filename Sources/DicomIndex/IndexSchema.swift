@@ -1,7 +1,7 @@
 /// The index's tables, generated from `QueryAttributes` (docs/index-schema.md describes them).
 enum IndexSchema {
     /// Bump when the layout of the fixed columns changes; the attribute list has its own signature.
-    static let version = "2"
+    static let version = "3"
 
     static func sqlType(_ match: MatchKind) -> String { match == .integer ? "INTEGER" : "TEXT" }
 
@@ -58,6 +58,7 @@ enum IndexSchema {
               size INTEGER NOT NULL,
               mtime_ns INTEGER NOT NULL,
               inode INTEGER NOT NULL,
+              etag TEXT,
               transfer_syntax TEXT NOT NULL,
               pixel_offset INTEGER,
               pixel_length INTEGER,
@@ -74,6 +75,7 @@ enum IndexSchema {
               size INTEGER NOT NULL,
               mtime_ns INTEGER NOT NULL,
               inode INTEGER NOT NULL,
+              etag TEXT,
               status TEXT NOT NULL,
               message TEXT)
             """,

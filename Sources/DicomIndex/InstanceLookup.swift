@@ -25,7 +25,7 @@ extension ArchiveIndex {
     private static let instanceColumns = """
         i.path, i.sop_uid, s.series_uid, t.study_uid, i.sop_class_uid, i.size, i.mtime_ns, i.inode, i.transfer_syntax,
         i.rows, i.columns, i.samples_per_pixel, i.bits_allocated, i.number_of_frames, i.pixel_offset, i.pixel_length,
-        i.pixel_encapsulated, i.frame_table, i.photometric
+        i.pixel_encapsulated, i.frame_table, i.photometric, i.etag
         FROM instances i JOIN series s USING (series_pk) JOIN studies t USING (study_pk)
         """
 
@@ -34,7 +34,7 @@ extension ArchiveIndex {
         return StoredInstance(
             path: st.text(0) ?? "", sopUID: st.text(1) ?? "", seriesUID: st.text(2) ?? "", studyUID: st.text(3) ?? "",
             sopClassUID: st.text(4),
-            stamp: InstanceRecord.FileStamp(size: st.int(5), mtimeNanoseconds: st.int(6), inode: st.int(7)),
+            stamp: InstanceRecord.FileStamp(size: st.int(5), mtimeNanoseconds: st.int(6), inode: st.int(7), etag: st.text(19)),
             transferSyntax: st.text(8) ?? "", rows: optionalInt(9), columns: optionalInt(10), samplesPerPixel: optionalInt(11),
             bitsAllocated: optionalInt(12), numberOfFrames: optionalInt(13),
             pixelOffset: optionalInt(14).map { UInt64($0) }, pixelLength: optionalInt(15).map { UInt64($0) },
@@ -75,8 +75,9 @@ extension ArchiveIndex {
     /// Keeps a frame table built by a scan, if the row still describes the same file.
     public func storeFrameTable(_ table: [UInt8], sopUID: String, stamp: InstanceRecord.FileStamp) throws {
         try database.writeTransaction {
-            try database.prepare("UPDATE instances SET frame_table = ? WHERE sop_uid = ? AND size = ? AND mtime_ns = ? AND inode = ?")
-                .run([.blob(table), .text(sopUID), .integer(stamp.size), .integer(stamp.mtimeNanoseconds), .integer(stamp.inode)])
+            try database.prepare("UPDATE instances SET frame_table = ? WHERE sop_uid = ? AND size = ? AND mtime_ns = ? AND inode = ? AND etag IS ?")
+                .run([.blob(table), .text(sopUID), .integer(stamp.size), .integer(stamp.mtimeNanoseconds), .integer(stamp.inode),
+                      SQLValue(stamp.etag)])
         }
     }
 }

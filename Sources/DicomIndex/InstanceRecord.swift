@@ -8,10 +8,14 @@ public struct InstanceRecord: Sendable {
         public var size: Int64
         public var mtimeNanoseconds: Int64
         public var inode: Int64
-        public init(size: Int64, mtimeNanoseconds: Int64, inode: Int64) {
+        /// The HTTP ETag of an object indexed from a URL (part of its identity there, as the
+        /// inode is for a local file); nil for local files.
+        public var etag: String?
+        public init(size: Int64, mtimeNanoseconds: Int64, inode: Int64, etag: String? = nil) {
             self.size = size
             self.mtimeNanoseconds = mtimeNanoseconds
             self.inode = inode
+            self.etag = etag
         }
     }
 

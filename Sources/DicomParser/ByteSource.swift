@@ -13,6 +13,15 @@ public protocol ByteSource: Sendable {
     var size: UInt64 { get }
     /// Exactly `length` bytes from `offset`, or fewer only where the source ends.
     func read(offset: UInt64, length: Int) throws -> [UInt8]
+    /// Several ranges at once, answers in the order asked (each as `read(offset:length:)` gives
+    /// it). Remote sources merge near ranges and fetch in parallel; local files need not.
+    func read(ranges: [(offset: UInt64, length: Int)]) throws -> [[UInt8]]
+}
+
+extension ByteSource {
+    public func read(ranges: [(offset: UInt64, length: Int)]) throws -> [[UInt8]] {
+        try ranges.map { try read(offset: $0.offset, length: $0.length) }
+    }
 }
 
 /// A local file read with pread(2): no shared file position, safe from several threads.
@@ -102,5 +111,15 @@ public final class CountingByteSource: ByteSource {
         let result = try base.read(offset: offset, length: length)
         counters.withLock { $0.reads += 1; $0.bytes += UInt64(result.count) }
         return result
+    }
+
+    /// Forwarded so a batching base (a remote source) still batches; counts one read per range.
+    public func read(ranges: [(offset: UInt64, length: Int)]) throws -> [[UInt8]] {
+        let results = try base.read(ranges: ranges)
+        counters.withLock { counters in
+            counters.reads += results.count
+            counters.bytes += results.reduce(0) { $0 + UInt64($1.count) }
+        }
+        return results
     }
 }

@@ -102,8 +102,7 @@ public enum FrameLocator {
         guard var position = location.firstFragmentOffset else {
             throw DicomParserError(.invalid, source: source.name, tag: .pixelData, message: "pixel data is not encapsulated")
         }
-        struct Fragment { var itemOffset: UInt64; var length: UInt64; var head: [UInt8] }
-        var fragments: [Fragment] = []
+        var fragments: [EncapsulatedFragment] = []
         var end = source.size
         while position + 8 <= source.size {
             let header = try source.read(offset: position, length: 12)
@@ -115,12 +114,20 @@ public enum FrameLocator {
                 throw DicomParserError(.invalid, source: source.name, offset: position, tag: .pixelData,
                                        message: tag == .item ? "fragment length \(length) reaches past the end of the file" : "expected a fragment item, found \(tag)")
             }
-            fragments.append(Fragment(itemOffset: position, length: length, head: Array(header.dropFirst(8).prefix(Int(min(4, length))))))
+            fragments.append(EncapsulatedFragment(itemOffset: position, head: Array(header.dropFirst(8).prefix(Int(min(4, length))))))
             position += 8 + length
             end = position
         }
+        return try group(fragments, end: end, location: location, frameCount: frames, source: source.name)
+    }
+
+    /// Groups fragments into frames: one fragment per frame when the counts agree, else a frame
+    /// starts at each fragment that starts a codestream. Each span runs from its first item tag
+    /// to the next frame's (the last to `end`: the sequence delimiter, or the end of the file).
+    static func group(_ fragments: [EncapsulatedFragment], end: UInt64, location: PixelDataLocation,
+                      frameCount frames: Int, source name: String) throws -> FrameLayout {
         guard !fragments.isEmpty else {
-            throw DicomParserError(.invalid, source: source.name, tag: .pixelData, message: "encapsulated pixel data has no fragments")
+            throw DicomParserError(.invalid, source: name, tag: .pixelData, message: "encapsulated pixel data has no fragments")
         }
         // Which fragments start a frame.
         var starts: [Int]
@@ -131,7 +138,7 @@ public enum FrameLocator {
         } else {
             starts = fragments.indices.filter { isCodestreamStart(fragments[$0].head) }
             guard starts.count == frames, starts.first == 0 else {
-                throw DicomParserError(.invalid, source: source.name, tag: .pixelData,
+                throw DicomParserError(.invalid, source: name, tag: .pixelData,
                                        message: "cannot tell \(fragments.count) fragments apart into \(frames) frames (found \(starts.count) codestream starts)")
             }
         }
@@ -152,6 +159,13 @@ public enum FrameLocator {
         if head.count >= 4, head == [0x00, 0x00, 0x00, 0x0C] { return true }
         return false
     }
+}
+
+/// One fragment item as the scans see it: where its tag is, and its first bytes (up to 4, enough
+/// to recognise a codestream start).
+struct EncapsulatedFragment: Sendable {
+    var itemOffset: UInt64
+    var head: [UInt8]
 }
 
 /// Reads frames with one read each, given a layout.
@@ -185,20 +199,49 @@ public struct FrameReader: Sendable {
     /// The frame's bytes as a WADO-RS frame: the codestream of encapsulated data (fragments
     /// joined), or little endian native data (1-bit frames repacked to start at bit 0).
     public func frame(_ number: Int) throws -> [UInt8] {
+        let range = try readRange(of: number)
+        return try assemble(try source.read(offset: range.offset, length: range.length), frame: number, range: range)
+    }
+
+    /// Several frames with one batch read of the source (`ByteSource.read(ranges:)`: a remote
+    /// source merges near frames into one request and fetches in parallel; a file reads each).
+    /// Every number is checked before anything is read.
+    public func frames(_ numbers: [Int]) throws -> [[UInt8]] {
+        let ranges = try numbers.map { try readRange(of: $0) }
+        let bytes = try source.read(ranges: ranges.map { ($0.offset, $0.length) })
+        guard bytes.count == ranges.count else {
+            throw DicomParserError(.cannotRead, source: source.name, message: "the source answered \(bytes.count) of \(ranges.count) reads")
+        }
+        return try numbers.indices.map { try assemble(bytes[$0], frame: numbers[$0], range: ranges[$0]) }
+    }
+
+    /// The bytes to read for a frame: its span, or for 8-bit samples in big endian OW words the
+    /// word-aligned bytes around it.
+    private func readRange(of number: Int) throws -> (offset: UInt64, length: Int) {
         let span = try span(of: number)
         guard span.length <= UInt64(Int32.max) else {
             throw DicomParserError(.unsupported, source: source.name, offset: span.offset, message: "frame larger than 2 GiB")
         }
         if case .native(_, true, 8) = layout.encoding, layout.location.vr == .OW {
-            return try wordSwappedBytes(span, frame: number)
+            let value = layout.location.valueOffset
+            let start = span.offset - value, end = start + span.length
+            let alignedStart = start & ~1, alignedEnd = min((end + 1) & ~1, layout.location.length ?? end)
+            return (value + alignedStart, Int(alignedEnd - alignedStart))
         }
-        let bytes = try source.read(offset: span.offset, length: Int(span.length))
-        guard bytes.count == Int(span.length) else {
-            throw DicomParserError(.invalid, source: source.name, offset: span.offset, message: "file ends inside frame \(number)")
+        return (span.offset, Int(span.length))
+    }
+
+    /// A frame out of the bytes read for it.
+    private func assemble(_ bytes: [UInt8], frame number: Int, range: (offset: UInt64, length: Int)) throws -> [UInt8] {
+        guard bytes.count == range.length else {
+            throw DicomParserError(.invalid, source: source.name, offset: range.offset, message: "file ends inside frame \(number)")
+        }
+        if case .native(_, true, 8) = layout.encoding, layout.location.vr == .OW {
+            return wordSwapped(bytes, frame: number, readFrom: range.offset)
         }
         switch layout.encoding {
         case .encapsulated:
-            return try joinFragments(bytes, at: span.offset, frame: number)
+            return try joinFragments(bytes, at: range.offset, frame: number)
         case .native(let frameBits, let bigEndian, let bitsAllocated):
             if bitsAllocated == 1 {
                 let shift = Int((UInt64(number - 1) * frameBits) % 8)
@@ -209,18 +252,13 @@ public struct FrameReader: Sendable {
     }
 
     /// 8-bit samples in 16-bit OW words of a big endian file are stored byte-swapped per word
-    /// (as pydicom reads them): read the word-aligned bytes around the frame, swap, cut.
-    private func wordSwappedBytes(_ span: FrameSpan, frame number: Int) throws -> [UInt8] {
-        let value = layout.location.valueOffset
-        let start = span.offset - value, end = start + span.length
-        let alignedStart = start & ~1, alignedEnd = min((end + 1) & ~1, layout.location.length ?? end)
-        let bytes = try source.read(offset: value + alignedStart, length: Int(alignedEnd - alignedStart))
-        guard bytes.count == Int(alignedEnd - alignedStart) else {
-            throw DicomParserError(.invalid, source: source.name, offset: span.offset, message: "file ends inside frame \(number)")
-        }
+    /// (as pydicom reads them): the word-aligned bytes around the frame are swapped, then cut.
+    private func wordSwapped(_ bytes: [UInt8], frame number: Int, readFrom alignedOffset: UInt64) -> [UInt8] {
+        let span = (try? self.span(of: number)) ?? FrameSpan(offset: alignedOffset, length: 0)
+        let start = Int(span.offset - alignedOffset), end = start + Int(span.length)
         var swapped = byteSwapped(bytes, width: 2)
-        if swapped.count < Int(end - alignedStart) { swapped.append(contentsOf: [UInt8](repeating: 0, count: Int(end - alignedStart) - swapped.count)) }
-        return Array(swapped[Int(start - alignedStart)..<Int(end - alignedStart)])
+        if swapped.count < end { swapped.append(contentsOf: [UInt8](repeating: 0, count: end - swapped.count)) }
+        return Array(swapped[start..<end])
     }
 
     private func joinFragments(_ bytes: [UInt8], at offset: UInt64, frame: Int) throws -> [UInt8] {

@@ -14,15 +14,16 @@ public struct ArchiveLocation: Sendable {
         indexPath = index ?? root + "/.dwc/index.sqlite"
     }
 
-    /// How a file's path is stored: relative to the root when inside it, else absolute.
+    /// How a file's path is stored: relative to the root when inside it, else absolute; a URL as written.
     public func storedPath(forAbsolute path: String) -> String {
+        if RemoteAccess.isRemote(path) { return path }
         let prefix = root.hasSuffix("/") ? root : root + "/"
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
 
-    /// The absolute path of a stored path.
+    /// The absolute path of a stored path (a URL as it is).
     public func absolute(_ stored: String) -> String {
-        stored.hasPrefix("/") ? stored : (root.hasSuffix("/") ? root : root + "/") + stored
+        stored.hasPrefix("/") || RemoteAccess.isRemote(stored) ? stored : (root.hasSuffix("/") ? root : root + "/") + stored
     }
 
     /// Creates the folder of the index file when it is the default one.

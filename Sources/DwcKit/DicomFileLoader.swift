@@ -1,11 +1,13 @@
 import DicomCore
 import DicomDeflate
 import DicomParser
+import DicomRemote
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Opens DICOM inputs the way every command does: a path, or "-" for a Part 10 stream on stdin.
+/// Opens DICOM inputs the way every command does: a path, a URL (https://, s3://, gs://: only the
+/// header is fetched, see RemoteAccess), or "-" for a Part 10 stream on stdin.
 public struct DicomFileLoader: Sendable {
     public var options: ParseOptions
 
@@ -14,7 +16,15 @@ public struct DicomFileLoader: Sendable {
     }
 
     public func load(_ path: String) throws -> DicomFile {
+        try Self.parse(path, options: options)
+    }
+
+    /// Parses `path` (a file, a URL or "-") with `options`.
+    public static func parse(_ path: String, options: ParseOptions) throws -> DicomFile {
         do {
+            if RemoteAccess.isRemote(path) {
+                return try RemoteAccess.read(RemoteAccess.source(path), options: options)
+            }
             let source: any ByteSource = path == "-" ? try Self.standardInput() : try FileByteSource(path: path)
             return try DicomReader(options: options).read(from: source)
         } catch {
@@ -24,6 +34,7 @@ public struct DicomFileLoader: Sendable {
 
     public func load(from source: any ByteSource) throws -> DicomFile {
         do {
+            if let remote = source as? RemoteByteSource { return try RemoteAccess.read(remote, options: options) }
             return try DicomReader(options: options).read(from: source)
         } catch {
             throw DwcError(error)

@@ -78,8 +78,9 @@ public struct DumpOperation: Sendable {
 }
 
 enum BulkDataURI {
-    /// `file:///abs/path` with the path percent-encoded.
+    /// `file:///abs/path` with the path percent-encoded; a URL (https://, s3://, gs://) as it is.
     static func fileURI(path: String) -> String {
+        if RemoteAccess.isRemote(path) { return path }
         var absolute = path
         if !absolute.hasPrefix("/") {
             absolute = currentDirectory() + "/" + path
@@ -103,7 +104,8 @@ enum BulkDataURI {
     }
 
     static func make(base: String, offset: UInt64, length: UInt64, inflated: Bool) -> String {
-        "\(base)?offset=\(offset)&length=\(length)" + (inflated ? "&inflated=1" : "")
+        // A presigned URL already has a query: the span joins it.
+        "\(base)\(base.contains("?") ? "&" : "?")offset=\(offset)&length=\(length)" + (inflated ? "&inflated=1" : "")
     }
 }
 

@@ -1,5 +1,6 @@
 import DicomIndex
 import DicomParser
+import DicomRemote
 
 /// Process exit codes, in dcmtk's ranges (docs/exit-codes.md lists them).
 public enum ExitStatus: Int32, Sendable, CaseIterable {
@@ -23,8 +24,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         switch self {
         case .ok: return "success (also: a search with no matches)"
         case .syntax: return "command-line syntax error, unknown option or query key"
-        case .cannotReadInput: return "cannot read an input file"
-        case .noInput: return "no input, or the named file/UID is not found"
+        case .cannotReadInput: return "cannot read an input file or URL (403, timeout, network, 412)"
+        case .noInput: return "no input, or the named file/UID/URL is not found (404)"
         case .invalidInput: return "an input file is not valid DICOM (batch: some inputs failed)"
         case .noValidInput: return "no input was valid (batch: all inputs failed)"
         case .badInputDirectory: return "an input directory cannot be read"
@@ -69,6 +70,14 @@ public struct DwcError: Error, CustomStringConvertible, Sendable {
             case .database: self.init(.indexError, e.description)
             case .stale: self.init(.staleIndex, e.description)
             case .query: self.init(.syntax, e.description)
+            }
+        case let e as RemoteError:
+            switch e.kind {
+            // A URL that names nothing (404, an empty listing, or not a URL dwc reads) is like a missing file.
+            case .notFound, .invalidURL: self.init(.noInput, e.description)
+            // 403, 412 (changed since it was indexed, where re-indexing is not possible), short
+            // reads, timeouts, connection and server errors: the input exists but cannot be read.
+            case .forbidden, .changed, .shortRead, .timeout, .network, .server, .listing: self.init(.cannotReadInput, e.description)
             }
         default:
             self.init(.invalidInput, String(describing: error))

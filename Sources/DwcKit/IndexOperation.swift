@@ -15,6 +15,10 @@ public struct IndexOperation: Sendable {
     public var paths: [String] = []
     /// Explicit file list (--files-from); no walk and no pruning then.
     public var fileList: [String]?
+    /// URLs to index (https://, s3:// and gs:// prefixes). With URLs only, no local walk.
+    public var urls: [String] = []
+    /// Objects read at once when indexing URLs (the time goes in round trips, not CPU).
+    public var remoteJobs = 8
     public var walker = FileWalker()
     public var prune = true
     public var rebuild = false
@@ -68,16 +72,17 @@ public struct IndexOperation: Sendable {
             throw DwcError(error)
         }
 
-        // Discover.
+        // Discover. Given only URLs, the archive root is not walked.
+        let local = urls.isEmpty || !paths.isEmpty || fileList != nil
         var found: [FoundFile] = []
-        if let fileList {
+        if local, let fileList {
             for path in fileList {
                 if let file = statFile(absolutePath(path)) { found.append(file) } else {
                     reporter.problem("\(path): not a readable regular file")
                     summary.failed += 1
                 }
             }
-        } else {
+        } else if local {
             let roots = (paths.isEmpty ? [location.root] : paths).map(absolutePath)
             for root in roots where statFile(root) == nil && !isDirectory(root) {
                 throw DwcError(.badInputDirectory, "\(root): no such file or directory")
@@ -102,14 +107,7 @@ public struct IndexOperation: Sendable {
             guard seen.insert(stored).inserted else { continue }
             let stamp = InstanceRecord.FileStamp(size: file.size, mtimeNanoseconds: file.mtimeNanoseconds, inode: file.inode)
             if !rebuild, let previous = known[stored], previous.stamp == stamp {
-                summary.unchanged += 1
-                switch previous.status {
-                case .notDicom: summary.notDicom += 1
-                case .dicomdir: summary.dicomdir += 1
-                case .duplicate: summary.duplicates += 1
-                case .failed: summary.failed += 1
-                case .instance: break
-                }
+                count(unchanged: previous.status, in: &summary)
                 continue
             }
             toParse.append((file, stored))
@@ -151,25 +149,7 @@ public struct IndexOperation: Sendable {
                 throw DwcError(error)
             }
             writeTime += monotonicSeconds() - writeStart
-            for (file, outcome) in zip(files, outcomes) {
-                switch outcome {
-                case .added: summary.added += 1
-                case .updated: summary.updated += 1
-                case .duplicate(let existing):
-                    summary.duplicates += 1
-                    if case .instance(let record) = file {
-                        reporter.warning("\(locationCopy.absolute(record.path)): duplicate of \(locationCopy.absolute(existing)) (same SOPInstanceUID \(record.sopUID)); not indexed")
-                    }
-                case .other:
-                    if case .other(_, _, let status, _) = file {
-                        switch status {
-                        case .notDicom: summary.notDicom += 1
-                        case .dicomdir: summary.dicomdir += 1
-                        default: summary.failed += 1
-                        }
-                    }
-                }
-            }
+            tally(files, outcomes, into: &summary, reporter: reporter)
             done += batch.count
             reporter.progress?(done, toParse.count)
             let waitStart = monotonicSeconds()
@@ -180,11 +160,16 @@ public struct IndexOperation: Sendable {
 
         reporter.debug?("parsed \(toParse.count) files (waited \(String(format1: waitTime * 1000)) ms for parsers), wrote them in \(String(format1: writeTime * 1000)) ms")
 
+        if !urls.isEmpty {
+            try indexRemote(urls, index: index, known: known, summary: &summary, reporter: reporter)
+        }
+
         // Forget files that are gone from the walked roots.
-        if prune, fileList == nil {
+        if prune, fileList == nil, local {
             let roots = (paths.isEmpty ? [location.root] : paths).map(absolutePath)
             let gone = known.keys.filter { stored in
                 guard !seen.contains(stored) else { return false }
+                guard !RemoteAccess.isRemote(stored) else { return false }
                 let path = location.absolute(stored)
                 // A file another process (dwc store) put there after our walk is not gone.
                 if statFile(path) != nil { return false }

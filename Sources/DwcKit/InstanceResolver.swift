@@ -24,7 +24,7 @@ public struct InstanceSelection: Sendable {
 
 /// One instance to deliver: where its file is and what the index knows about it.
 public struct ResolvedInstance: Sendable {
-    /// Absolute path of the file, or "-" for standard input.
+    /// Absolute path of the file, a URL, or "-" for standard input.
     public var path: String
     /// The index row, when the index knows the file.
     public var stored: StoredInstance?
@@ -73,6 +73,13 @@ public struct InstanceResolver: Sendable {
         for input in selection.inputs {
             if input == "-" {
                 add(ResolvedInstance(path: "-", stored: nil, unchanged: false))
+                continue
+            }
+            if RemoteAccess.isRemote(input) {
+                // A URL is read as it is; the index row (if it was indexed) gives its frame table.
+                // Whether it changed is only known from its ETag, with the first request.
+                let stored = try knownIndex().flatMap { index in try wrap { try index.instance(storedPath: input) } }
+                add(ResolvedInstance(path: input, stored: stored, unchanged: false))
                 continue
             }
             if let found = statFile(input) {

@@ -124,8 +124,8 @@ public struct MetadataOperation: Sendable {
         options.bulkThreshold = threshold
         let file: DicomFile
         do {
-            let source: any ByteSource = fromStandardInput ? try DicomFileLoader.standardInput() : try FileByteSource(path: instance.path)
-            file = try DicomReader(options: options).read(from: source)
+            file = fromStandardInput ? try DicomReader(options: options).read(from: DicomFileLoader.standardInput())
+                : try DicomFileLoader.parse(instance.path, options: options)
         } catch {
             throw DwcError(error)
         }

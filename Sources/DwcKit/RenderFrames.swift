@@ -1,6 +1,7 @@
 import DicomCodecs
 import DicomCore
 import DicomParser
+import DicomRemote
 
 /// One instance opened for rendering: its attributes and a way to decode any of its frames.
 ///
@@ -142,9 +143,16 @@ public struct RenderSource: Sendable {
         }
     }
 
-    /// Opens a path (or "-" for stdin) for rendering.
-    public static func open(_ path: String, name: String? = nil, cachedSpans: [FrameSpan]? = nil) throws -> RenderSource {
+    /// Opens a path, a URL (or "-" for stdin) for rendering. A URL's `cachedSpans` (the index's)
+    /// are used only while the object still has `cachedETag`.
+    public static func open(_ path: String, name: String? = nil, cachedSpans: [FrameSpan]? = nil, cachedETag: String? = nil) throws -> RenderSource {
         let file = try DicomFileLoader(stopBeforePixels: true).load(path)
-        return try RenderSource(file: file, name: name ?? (path == "-" ? "<stdin>" : path), cachedSpans: cachedSpans)
+        var spans = cachedSpans
+        if let remote = file.source as? RemoteByteSource, spans == nil || cachedETag == nil || remote.etag != cachedETag {
+            // A remote object's frame table without a request per fragment (offset tables, or
+            // one streaming pass over the item headers).
+            do { spans = try RemoteAccess.frameSpans(of: file, source: remote) } catch { throw DwcError(error) }
+        }
+        return try RenderSource(file: file, name: name ?? (path == "-" ? "<stdin>" : path), cachedSpans: spans)
     }
 }

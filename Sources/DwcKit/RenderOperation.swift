@@ -208,17 +208,23 @@ public struct RenderOperation: Sendable {
         let resolved = try InstanceResolver(location: location).resolve(InstanceSelection(inputs: [input]))
         guard let instance = resolved.first else { throw DwcError(.noInput, "\(input): not found") }
         var spans: [FrameSpan]?
-        if let stored = instance.stored, instance.unchanged, stored.pixelEncapsulated,
+        // A URL's row is checked against the ETag its header GET answers with.
+        let isRemote = RemoteAccess.isRemote(instance.path)
+        if let stored = instance.stored, instance.unchanged || isRemote, stored.pixelEncapsulated,
            let layout = RetrieveFramesOperation.layout(from: stored) {
             spans = layout.spans
         }
         let isPath = statFile(input) != nil
+        let isURL = RemoteAccess.isRemote(input)
         let name = isPath ? input : instance.path
-        let source = try RenderSource.open(instance.path, name: name, cachedSpans: spans)
+        let source = try RenderSource.open(instance.path, name: name, cachedSpans: spans,
+                                           cachedETag: isRemote ? instance.stored?.stamp.etag : nil)
         for w in source.warnings { sink.warning("\(name): \(w)") }
         var stem: String
-        if isPath {
-            stem = input.split(separator: "/").last.map(String.init) ?? input
+        if isPath || isURL {
+            // A URL's stem is its last path segment (without a presigned URL's query).
+            let path = isURL ? String(input.prefix { $0 != "?" }) : input
+            stem = path.split(separator: "/").last.map(String.init) ?? input
             let ext = Self.pathExtension(stem)
             if !ext.isEmpty, ext.lowercased() == "dcm" || ext.lowercased() == "dicom" { stem.removeLast(ext.count + 1) }
         } else {

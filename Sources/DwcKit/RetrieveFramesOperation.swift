@@ -1,12 +1,18 @@
 import DicomCore
 import DicomIndex
 import DicomParser
+import DicomRemote
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `dwc retrieve-frames`: frames out of files with one read each, found through the index's
 /// frame table when there is one, else located (and the table kept for next time).
+///
+/// URLs (https://, s3://, gs://) are read the same way: an indexed object costs one ranged GET
+/// per frame (If-Match on the indexed ETag; near frames merged into one request; up to
+/// `parallel` requests at once). An object that changed since it was indexed (HTTP 412) is
+/// indexed again once and the frames read again.
 public struct RetrieveFramesOperation: Sendable {
     public enum Output: Sendable {
         /// Files in a directory, named by a template over {sop} {frame} {series} {study} {ext}.
@@ -27,6 +33,11 @@ public struct RetrieveFramesOperation: Sendable {
     public var manifest = false
     /// `--media-type`: decode or transcode frames (nil: the frames as stored).
     public var mediaType: String?
+    /// Frames asked of the source at once (a remote source fetches a batch in parallel, over
+    /// the same connections): up to this many frames...
+    public var batchFrames = 4096
+    /// ...or bytes, which bounds the memory a batch holds.
+    public var batchBytes: UInt64 = 64 << 20
 
     public init(location: ArchiveLocation) { self.location = location }
 
@@ -51,6 +62,9 @@ public struct RetrieveFramesOperation: Sendable {
         var studyUID: String
         var transferSyntax: String
         var reader: FrameReader
+        /// A URL: on HTTP 412 it is read (and indexed) again, once.
+        var isRemote = false
+        var retried = false
     }
 
     public func run(sink: Sink) throws -> Int {
@@ -81,15 +95,29 @@ public struct RetrieveFramesOperation: Sendable {
         }
         let transcoder = try mediaType.map { try FrameTranscoder(mediaType: $0) }
         var written = 0
-        for (target, numbers) in plans {
+        for (planned, numbers) in plans {
+            var target = planned
             // Decoding needs the pixel description: the header, read again when the index served.
             var instance: FrameTranscoder.Instance?
             if let transcoder, !transcoder.passesThrough(transferSyntax: target.transferSyntax) {
                 let file = try target.parsed ?? DicomFileLoader(stopBeforePixels: true).load(target.path ?? target.name)
                 instance = try transcoder.instance(for: file, name: target.name)
             }
-            for number in numbers {
-                var bytes = try wrap { try target.reader.frame(number) }
+            // A batch of frames is one read of the source (one merged, parallel fetch for a URL).
+            var batch: [[UInt8]] = [], batchStart = 0
+            for (position, number) in numbers.enumerated() {
+                if position == batchStart + batch.count {
+                    batchStart = position
+                    var end = position + 1, bytes = try wrap { try target.reader.span(of: number).length }
+                    while end < numbers.count, end - position < batchFrames {
+                        let next = try wrap { try target.reader.span(of: numbers[end]).length }
+                        if bytes + next > batchBytes { break }
+                        bytes += next
+                        end += 1
+                    }
+                    batch = try readFrames(Array(numbers[position..<end]), of: &target, index: index, sink: sink)
+                }
+                var bytes = batch[position - batchStart]
                 let span = try wrap { try target.reader.span(of: number) }
                 var contentType = MediaTypes.frameContentType(transferSyntax: target.transferSyntax)
                 var fileExtension = MediaTypes.fileExtension(transferSyntax: target.transferSyntax)
@@ -131,6 +159,60 @@ public struct RetrieveFramesOperation: Sendable {
         do { return try body() } catch { throw DwcError(error) }
     }
 
+    /// Frames of one target in one batch read. A URL whose object changed (412) is read again —
+    /// and indexed again when the index knows it — once; a second change is an error (exit 20).
+    private func readFrames(_ numbers: [Int], of target: inout Target, index: ArchiveIndex?, sink: Sink) throws -> [[UInt8]] {
+        do {
+            return try target.reader.frames(numbers)
+        } catch let error as RemoteError where error.kind == .changed && target.isRemote && !target.retried {
+            sink.warning("\(target.name): changed since it was read or indexed; reading it again")
+            var fresh = try reopen(url: target.name, index: index, sink: sink)
+            fresh.retried = true
+            target = fresh
+            return try wrap { try target.reader.frames(numbers) }
+        } catch {
+            throw DwcError(error)
+        }
+    }
+
+    /// Indexes a changed object again (when the index has it) and opens it from the new row, or
+    /// reads its header again.
+    private func reopen(url: String, index: ArchiveIndex?, sink: Sink) throws -> Target {
+        if let index, try wrap({ try index.instance(storedPath: url) }) != nil {
+            let indexer = RemoteIndexer(options: DicomFileLoader(stopBeforePixels: true).options)
+            let result = indexer.examine(RemoteIndexer.Item(url: url, listed: nil), known: nil)
+            if let message = result.message {
+                if result.isProblem { throw DwcError(.cannotReadInput, message) }
+                sink.warning(message)
+            }
+            if let file = result.file {
+                _ = try wrap { try index.record([file]) { RemoteAccess.isRemote($0) || statFile(location.absolute($0)) != nil } }
+            }
+            let stored = try wrap { try index.instance(storedPath: url) }
+            return try remoteTarget(url: url, stored: stored, sink: sink)
+        }
+        return try remoteTarget(url: url, stored: nil, sink: sink)
+    }
+
+    /// A URL: from the index's row (size, ETag, frame table: no request until the frames), else
+    /// from its header (a first GET) and its frame table (offset tables, or one streaming GET).
+    private func remoteTarget(url: String, stored: StoredInstance?, sink: Sink) throws -> Target {
+        if let stored, let etag = stored.stamp.etag, stored.stamp.size > 0, let layout = Self.layout(from: stored) {
+            let source = try RemoteAccess.source(url, knownSize: UInt64(stored.stamp.size), etag: etag)
+            return Target(name: url, path: url, parsed: nil, sopUID: stored.sopUID, seriesUID: stored.seriesUID, studyUID: stored.studyUID,
+                          transferSyntax: stored.transferSyntax, reader: FrameReader(source: source, layout: layout), isRemote: true)
+        }
+        let file = try DicomFileLoader(stopBeforePixels: true).load(url)
+        var spans: [FrameSpan]?
+        if let remote = file.source as? RemoteByteSource {
+            spans = try wrap { try RemoteAccess.frameSpans(of: file, source: remote) }
+        }
+        var target = try target(parsed: file, name: url, cached: spans, sink: sink)
+        target.path = url
+        target.isRemote = true
+        return target
+    }
+
     private func openIndexIfPresent() throws -> ArchiveIndex? {
         guard statFile(location.indexPath) != nil else { return nil }
         return try wrap { try ArchiveIndex(path: location.indexPath, create: false) }
@@ -138,6 +220,9 @@ public struct RetrieveFramesOperation: Sendable {
 
     /// A path, a SOP Instance UID (through the index) or "-".
     private func target(for input: String, index: ArchiveIndex?, sink: Sink) throws -> Target {
+        if RemoteAccess.isRemote(input) {
+            return try remoteTarget(url: input, stored: try index.flatMap { index in try wrap { try index.instance(storedPath: input) } }, sink: sink)
+        }
         if input == "-" {
             let file = try DicomFileLoader(stopBeforePixels: true).load(input)
             return try target(parsed: file, name: "<stdin>", cached: nil, sink: sink)
@@ -162,6 +247,7 @@ public struct RetrieveFramesOperation: Sendable {
 
     /// An indexed instance: its frames come from the index when the file is unchanged.
     private func target(for stored: StoredInstance, index: ArchiveIndex, sink: Sink, known: FoundFile? = nil) throws -> Target {
+        if RemoteAccess.isRemote(stored.path) { return try remoteTarget(url: stored.path, stored: stored, sink: sink) }
         let path = location.absolute(stored.path)
         guard let current = known ?? statFile(path) else {
             throw DwcError(.noInput, "\(path): indexed file is gone (run dwc index)")

@@ -21,6 +21,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Log level: fatal, error, warn, info, debug, trace.", valueName: "level"))
     var logLevel: String?
 
+    @Option(help: ArgumentHelp("Seconds allowed per request to a URL (https://, s3://, gs://; default 30).", valueName: "seconds"))
+    var timeout: Double?
+
+    @Option(help: ArgumentHelp("S3-compatible server for s3:// URLs, addressed path style (env AWS_ENDPOINT_URL_S3).", valueName: "url"))
+    var s3Endpoint: String?
+
     var location: ArchiveLocation { ArchiveLocation(archive: archive, index: index) }
 
     func apply() throws {
@@ -36,5 +42,7 @@ struct GlobalOptions: ParsableArguments {
             }
         }
         Output.verbosity = level
+        if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number of seconds") }
+        RemoteAccess.configure(timeout: timeout, s3Endpoint: s3Endpoint)
     }
 }

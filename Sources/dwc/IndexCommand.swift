@@ -14,6 +14,11 @@ struct IndexCommand: ParsableCommand {
         are read, and only their headers; files gone from the walked paths are forgotten. The index
         is <archive>/.dwc/index.sqlite unless --index. Ends with a summary line on stderr (or JSON
         on stdout with --summary-json). Exit status 0, or 22 when some files failed.
+
+        URLs (https://, s3://bucket/prefix/, gs://bucket/prefix/, also from --urls-from) are
+        indexed too: s3 and gs prefixes are listed, each object's header is read with ranged GETs
+        and its frame table stored with its ETag; objects whose listed ETag and size are unchanged
+        are skipped. With only URLs, the archive root is not walked.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -33,6 +38,9 @@ struct IndexCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Index the files listed in FILE (- for stdin), one per line.", valueName: "file"))
     var filesFrom: String?
 
+    @Option(help: ArgumentHelp("Index the URLs listed in FILE (- for stdin), one per line.", valueName: "file"))
+    var urlsFrom: String?
+
     @Flag(name: .customShort("0"), help: "--files-from entries are separated by NUL, not newline.")
     var null = false
 
@@ -45,22 +53,28 @@ struct IndexCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON on stdout.")
     var summaryJson = false
 
-    @Argument(help: ArgumentHelp("Files or directories to index (default: the archive root).", valueName: "path"))
+    @Argument(help: ArgumentHelp("Files, directories or URLs to index (default: the archive root).", valueName: "path"))
     var paths: [String] = []
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("-j must be at least 1") }
-        if filesFrom != nil, !paths.isEmpty { throw ValidationError("give PATHs or --files-from, not both") }
+        if filesFrom != nil, paths.contains(where: { !RemoteAccess.isRemote($0) }) { throw ValidationError("give PATHs or --files-from, not both") }
+        if filesFrom == "-", urlsFrom == "-" { throw ValidationError("--files-from and --urls-from cannot both read stdin") }
     }
 
     func run() throws {
         try global.apply()
         var operation = IndexOperation(location: global.location)
-        operation.paths = paths
+        operation.paths = paths.filter { !RemoteAccess.isRemote($0) }
+        operation.urls = paths.filter { RemoteAccess.isRemote($0) }
+        if let urlsFrom {
+            operation.urls += try readList(urlsFrom, separator: 10).map { $0.trimmingCharacters(in: " ").trimmingCharacters(in: "\r") }.filter { !$0.isEmpty }
+            if operation.urls.isEmpty { throw DwcError(.noInput, "\(urlsFrom): no URLs") }
+        }
         operation.walker = FileWalker(followSymlinks: followSymlinks, include: include, exclude: exclude)
         operation.prune = !noPrune
         operation.rebuild = rebuild
-        if let jobs { operation.jobs = jobs }
+        if let jobs { operation.jobs = jobs; operation.remoteJobs = jobs }
         if let filesFrom { operation.fileList = try readList(filesFrom, separator: null ? 0 : 10) }
         let showProgress = isatty(2) == 1 && Output.verbosity >= 0
         var reporter = IndexOperation.Reporter(problem: { Output.error($0) }, warning: { Output.warning($0) })
@@ -72,6 +86,7 @@ struct IndexCommand: ParsableCommand {
         if showProgress { Output.standardError("\r\u{1B}[K") }
         if summaryJson { Output.write(summary.json + "\n") }
         if Output.verbosity >= 0 { Output.standardError(summary.line + "\n") }
+        if let remote = RemoteAccess.statistics { Output.debug("remote: \(remote.requests) requests, \(remote.bytes) bytes") }
         Output.flush()
         if summary.failed > 0 { throw ExitCode(ExitStatus.invalidInput.rawValue) }
     }

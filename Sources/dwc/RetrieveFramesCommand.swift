@@ -12,6 +12,10 @@ struct RetrieveFramesCommand: ParsableCommand {
         frames are found from the Extended or Basic Offset Table or a scan of the item headers;
         the table is kept in the index, so later retrievals read only the frames. Native frames
         are delivered little endian. A frame number out of range is exit status 84.
+
+        INSTANCE may be a URL (https://, s3://, gs://). An indexed URL costs one ranged GET per
+        frame (If-Match on its indexed ETag; frames less than 64 KiB apart share a request of up
+        to 16 MiB; --parallel requests at once); one that changed (HTTP 412) is indexed again.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -34,6 +38,9 @@ struct RetrieveFramesCommand: ParsableCommand {
     @Flag(help: "Print one NDJSON line per frame written (path, SOPInstanceUID, frame, transferSyntaxUID, offset, length).")
     var manifest = false
 
+    @Option(help: ArgumentHelp("Requests made at once when reading frames from URLs (default 8).", valueName: "n"))
+    var parallel: Int = 8
+
     @Option(help: ArgumentHelp("Study Instance UID: every instance of the study.", valueName: "uid"))
     var study: String?
 
@@ -49,10 +56,12 @@ struct RetrieveFramesCommand: ParsableCommand {
     func validate() throws {
         if multipart, output != "." { throw ValidationError("--multipart writes to stdout; drop -o") }
         if manifest, multipart || output == "-" { throw ValidationError("--manifest needs -o DIR") }
+        if parallel < 1 || parallel > 256 { throw ValidationError("--parallel must be 1-256") }
     }
 
     func run() throws {
         try global.apply()
+        RemoteAccess.parallel = parallel
         var operation = RetrieveFramesOperation(location: global.location)
         operation.inputs = instances
         if let uidsFrom { operation.inputs += try readList(uidsFrom, separator: 10).map { $0.trimmingCharacters(in: " ").trimmingCharacters(in: "\r") } }
@@ -76,5 +85,6 @@ struct RetrieveFramesCommand: ParsableCommand {
         let written = try operation.run(sink: sink)
         Output.flush()
         Output.info("\(written) frames written")
+        if let remote = RemoteAccess.statistics { Output.debug("remote: \(remote.requests) requests, \(remote.bytes) bytes") }
     }
 }

@@ -171,6 +171,50 @@ import Testing
         #expect(try reader.span(of: 3).offset == starts[2])
     }
 
+    /// `frames(_:)` (one batch read, as a remote source gets it) gives what `frame(_:)` gives,
+    /// for encapsulated, big endian, 1-bit and byte-swapped OW frames, in the order asked.
+    @Test func batchReadsEqualSingleReads() throws {
+        var swapped = ByteBuilder()
+        swapped.bigEndian = true
+        swapped.explicit(Tag(0x0028, 0x0008), .IS, "3")
+        swapped.explicit(.rows, .US, [0, 1])
+        swapped.explicit(.columns, .US, [0, 3])
+        swapped.explicit(.bitsAllocated, .US, [0, 8])
+        swapped.explicit(.pixelData, .OW, [2, 1, 4, 3, 6, 5, 8, 7, 10, 9])
+        var bits = ByteBuilder()
+        bits.explicit(Tag(0x0028, 0x0008), .IS, "3")
+        bits.explicit(.rows, .US, le16(3))
+        bits.explicit(.columns, .US, le16(3))
+        bits.explicit(.bitsAllocated, .US, le16(1))
+        bits.explicit(.pixelData, .OB, [0b1010_1101, 0b0110_0111, 0b1111_0001, 0b0101_1010])
+        let a = codestream(1, length: 40), b = codestream(2, length: 22), c = codestream(3, length: 8)
+        let files = [
+            encapsulatedFile(frames: [[Array(a[0..<10]), Array(a[10...])], [b], [c]]),
+            part10Header(syntax: "1.2.840.10008.1.2.2") + swapped.bytes,
+            part10Header(syntax: "1.2.840.10008.1.2.1") + bits.bytes,
+        ]
+        for (k, bytes) in files.enumerated() {
+            let file = try read(bytes, stopBefore: .pixelData)
+            let source = CountingByteSource(file.source)
+            let reader = FrameReader(source: source, layout: try FrameLocator.layout(of: file))
+            let order = [3, 1, 2, 1]
+            let batch = try reader.frames(order)
+            #expect(source.readCount == order.count, "file \(k): one range per frame")
+            #expect(batch == (try order.map { try reader.frame($0) }), "file \(k)")
+            #expect(throws: DicomParserError.self) { try reader.frames([1, 4]) }
+        }
+    }
+
+    @Test func frameTablesPackAndUnpack() {
+        let spans = [FrameSpan(offset: 0, length: 1), FrameSpan(offset: 5 << 32 | 7, length: UInt64.max), FrameSpan(offset: 1234, length: 0)]
+        let packed = FrameSpan.pack(spans)
+        #expect(packed.count == 48)
+        #expect(FrameSpan.unpack(packed) == spans)
+        #expect(FrameSpan.unpack(packed + [1, 2, 3]) == spans, "a partial entry is ignored")
+        #expect(FrameSpan.unpack(Array(packed.prefix(20))) == [spans[0]])
+        #expect(FrameSpan.unpack([]) == [])
+    }
+
     @Test func namesTheValidRangeForFramesOutOfRange() throws {
         let (layout, _) = try frames(of: encapsulatedFile(frames: [[codestream(1, length: 8)]]))
         let reader = FrameReader(source: MemoryByteSource(bytes: []), layout: layout)

@@ -1,0 +1,1 @@
+../DicomRemoteTests/TestServers.swift
