@@ -17,9 +17,42 @@ enum IndexSchema {
         }
     }
 
+    /// Values of the search columns of one attribute, in `searchColumns(for:)` order.
+    static func appendSearchValues(for a: QueryAttribute, text: String?, to values: inout [SQLValue]) {
+        switch a.match {
+        case .personName:
+            if let text {
+                for group in ValueNormalizer.nameGroups(text) { values.append(.text(group)) }
+                values.append(.text(ValueNormalizer.fuzzyComponents(text)))
+            } else {
+                values += [.null, .null, .null, .null]
+            }
+        case .time:
+            values.append(text.flatMap { ValueNormalizer.seconds($0) }.map { .real($0) } ?? .null)
+        case .dateTime:
+            values.append(SQLValue(text.flatMap { ValueNormalizer.dateTime($0) }))
+        default:
+            break
+        }
+    }
+
     static func columns(for level: QueryLevel) -> [(name: String, type: String)] {
+        switch level {
+        case .study: return studyColumns
+        case .series: return seriesColumns
+        case .instance: return instanceColumns
+        }
+    }
+
+    static func columnCount(_ level: QueryLevel) -> Int { columns(for: level).count }
+
+    private static func makeColumns(_ level: QueryLevel) -> [(name: String, type: String)] {
         QueryAttributes.attributes(at: level).flatMap { [($0.column, sqlType($0.match))] + searchColumns(for: $0) }
     }
+
+    private static let studyColumns = makeColumns(.study)
+    private static let seriesColumns = makeColumns(.series)
+    private static let instanceColumns = makeColumns(.instance)
 
     static var createStatements: [String] {
         func list(_ level: QueryLevel) -> String { columns(for: level).map { "  \($0.name) \($0.type),\n" }.joined() }

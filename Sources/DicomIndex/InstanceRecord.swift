@@ -26,10 +26,12 @@ public struct InstanceRecord: Sendable {
     public var studyUID: String
     public var seriesUID: String
     public var sopUID: String
-    /// Text values of the query attributes (multiple values joined by backslash), by tag.
-    public var text: [Tag: String] = [:]
-    /// Integer values of the query attributes of integer kind, by tag.
-    public var integers: [Tag: Int] = [:]
+    /// The values of each level's attribute columns, search columns included, in
+    /// `IndexSchema.columns(for:)` order. Computed here, on the parsing threads, so that the
+    /// single writer only binds them.
+    public internal(set) var studyValues: [SQLValue] = []
+    public internal(set) var seriesValues: [SQLValue] = []
+    public internal(set) var instanceValues: [SQLValue] = []
     public var pixelOffset: UInt64?
     public var pixelLength: UInt64?
     public var pixelEncapsulated = false
@@ -52,16 +54,24 @@ public struct InstanceRecord: Sendable {
         studyUID = try required(.studyInstanceUID, "StudyInstanceUID")
         seriesUID = try required(.seriesInstanceUID, "SeriesInstanceUID")
         sopUID = try required(.sopInstanceUID, "SOPInstanceUID")
-        for attribute in QueryAttributes.all {
-            if attribute.match == .integer {
-                if let value = ds.int(attribute.tag) { integers[attribute.tag] = value }
-            } else if let values = ds.strings(attribute.tag), !values.isEmpty {
-                text[attribute.tag] = values.joined(separator: "\\")
+        func values(_ level: QueryLevel) -> [SQLValue] {
+            var values: [SQLValue] = []
+            values.reserveCapacity(IndexSchema.columnCount(level))
+            for attribute in QueryAttributes.attributes(at: level) {
+                if attribute.match == .integer {
+                    values.append(SQLValue(ds.int(attribute.tag)))
+                    continue
+                }
+                var text = ds.strings(attribute.tag).flatMap { $0.isEmpty ? nil : $0.joined(separator: "\\") }
+                if text == nil, attribute.tag == .sopClassUID { text = file.fileMeta.string(.mediaStorageSOPClassUID) }
+                values.append(SQLValue(text))
+                IndexSchema.appendSearchValues(for: attribute, text: text, to: &values)
             }
+            return values
         }
-        if text[.sopClassUID] == nil, let metaClass = file.fileMeta.string(.mediaStorageSOPClassUID) {
-            text[.sopClassUID] = metaClass
-        }
+        studyValues = values(.study)
+        seriesValues = values(.series)
+        instanceValues = values(.instance)
         if let location = try? file.pixelDataLocation() {
             pixelOffset = location.valueOffset
             pixelLength = location.length

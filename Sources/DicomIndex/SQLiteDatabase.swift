@@ -54,13 +54,19 @@ public final class SQLiteDatabase {
             cached.reset()
             return cached
         }
+        let statement = try prepareUncached(sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// A prepared statement the caller keeps (hot paths hold their statements rather than
+    /// look them up by text).
+    public func prepareUncached(_ sql: String) throws -> Statement {
         var raw: OpaquePointer?
         guard sqlite3_prepare_v2(handle, sql, -1, &raw, nil) == SQLITE_OK, let raw else {
             throw error("cannot prepare \(sql.prefix(200))")
         }
-        let statement = Statement(raw, database: self)
-        statements[sql] = statement
-        return statement
+        return Statement(raw, database: self)
     }
 
     /// Runs `body` in a transaction that takes the write lock at once (BEGIN IMMEDIATE), so two

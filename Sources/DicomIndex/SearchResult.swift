@@ -63,7 +63,6 @@ extension ArchiveIndex {
     @discardableResult
     public func search(_ plan: SearchPlan, retrieveURL: ((String) -> String)? = nil,
                        _ body: (SearchResult) throws -> Void) throws -> Int {
-        prepareForReading()
         let statement = try database.prepare(plan.sql)
         defer { statement.reset() }
         statement.bind(plan.bindings)
@@ -102,7 +101,6 @@ extension ArchiveIndex {
     /// `--format paths`). Returns the number of files.
     @discardableResult
     public func searchPaths(_ plan: SearchPlan, _ body: (String) throws -> Void) throws -> Int {
-        prepareForReading()
         let statement = try database.prepare(plan.pathsSQL)
         defer { statement.reset() }
         statement.bind(plan.pathsBindings)
@@ -124,11 +122,5 @@ extension ArchiveIndex {
         var lines: [String] = []
         while try statement.step() { lines.append(statement.text(3) ?? "") }
         return lines
-    }
-
-    /// Memory-mapped reads: a search touches pages all over the file, and mapping them saves a
-    /// read() per page (half the time of a cold query on a large index).
-    private func prepareForReading() {
-        try? database.execute("PRAGMA mmap_size=1073741824")
     }
 }
