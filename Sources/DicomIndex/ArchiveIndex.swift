@@ -286,7 +286,7 @@ public final class ArchiveIndex {
                 seriesPK = try upsert(st.upsertSeries, record.seriesValues, extra: [.integer(studyPK)])
                 batch.series[record.seriesUID] = (seriesPK, record.seriesValues)
             }
-            _ = try upsert(st.upsertInstance, record.instanceValues, extra: [
+            try insertInstance(st.upsertInstance, record.instanceValues, extra: [
                 .integer(seriesPK), .text(record.path), .integer(record.stamp.size), .integer(record.stamp.mtimeNanoseconds),
                 .integer(record.stamp.inode), SQLValue(record.stamp.etag), .text(record.transferSyntax),
                 record.pixelOffset.map { .integer(Int64($0)) } ?? .null, record.pixelLength.map { .integer(Int64($0)) } ?? .null,
@@ -319,28 +319,37 @@ public final class ArchiveIndex {
     /// values missing from this instance keep what other instances gave; an instance row is
     /// replaced.
     static func upsertSQL(_ level: QueryLevel) -> String {
-        let key: String, pk: String
+        let key: String, pk: String?
         switch level {
         case .study: key = "study_uid"; pk = "study_pk"
         case .series: key = "series_uid"; pk = "series_pk"
-        case .instance: key = "sop_uid"; pk = "instance_pk"
+        case .instance: key = "sop_uid"; pk = nil  // not needed: no RETURNING
         }
         let columns = IndexSchema.columns(for: level).map(\.name) + extraColumns(level)
         let updates = columns.filter { $0 != key }.map { column in
             level == .instance ? "\(column) = excluded.\(column)" : "\(column) = COALESCE(excluded.\(column), \(column))"
         }
         return "INSERT INTO \(level.table)(\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) "
-            + "ON CONFLICT(\(key)) DO UPDATE SET \(updates.joined(separator: ", ")) RETURNING \(pk)"
+            + "ON CONFLICT(\(key)) DO UPDATE SET \(updates.joined(separator: ", "))" + (pk.map { " RETURNING \($0)" } ?? "")
     }
 
     private func upsert(_ statement: Statement, _ values: [SQLValue], extra: [SQLValue]) throws -> Int64 {
-        var i: Int32 = 1
-        for value in values { statement.bind(value, at: i); i += 1 }
-        for value in extra { statement.bind(value, at: i); i += 1 }
+        bind(statement, values, extra)
         guard try statement.step() else { throw database.error("upsert returned nothing") }
         let result = statement.int(0)
         statement.reset()
         return result
+    }
+
+    private func insertInstance(_ statement: Statement, _ values: [SQLValue], extra: [SQLValue]) throws {
+        bind(statement, values, extra)
+        while try statement.step() {}
+    }
+
+    private func bind(_ statement: Statement, _ values: [SQLValue], _ extra: [SQLValue]) {
+        var i: Int32 = 1
+        for value in values { statement.bind(value, at: i); i += 1 }
+        for value in extra { statement.bind(value, at: i); i += 1 }
     }
 
     private func removeInstance(atPath path: String, st: WriterStatements, touched: inout Touched) throws {

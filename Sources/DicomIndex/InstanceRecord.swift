@@ -62,7 +62,7 @@ public struct InstanceRecord: Sendable {
                     values.append(SQLValue(ds.int(attribute.tag)))
                     continue
                 }
-                var text = ds.strings(attribute.tag).flatMap { $0.isEmpty ? nil : $0.joined(separator: "\\") }
+                var text = ds[attribute.tag].flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
                 if text == nil, attribute.tag == .sopClassUID { text = file.fileMeta.string(.mediaStorageSOPClassUID) }
                 values.append(SQLValue(text))
                 IndexSchema.appendSearchValues(for: attribute, text: text, to: &values)
@@ -81,5 +81,34 @@ public struct InstanceRecord: Sendable {
                 frameTable = FrameSpan.pack(table.spans)
             }
         }
+    }
+
+    /// The element's values as DataSet.strings gives them, joined by backslash; nil when it has
+    /// none. ASCII values (most) are trimmed and joined on bytes, without a String per value.
+    static func joinedText(_ element: DataElement, characterSet: SpecificCharacterSet) -> String? {
+        guard element.vr.isString, let bytes = element.bytes, !bytes.isEmpty else { return nil }
+        guard !bytes.contains(where: { $0 >= 0x80 || $0 == 0x1B }) else {
+            return element.strings(characterSet: characterSet).flatMap { $0.isEmpty ? nil : $0.joined(separator: "\\") }
+        }
+        let vr = element.vr
+        let split = !vr.isSingleValuedText, trimLeading = vr == .AE || vr == .DS || vr == .IS
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var start = 0
+        func emit(_ end: Int) {
+            var s = start, e = end
+            while e > s, bytes[e - 1] == 0x20 || bytes[e - 1] == 0 { e -= 1 }
+            if trimLeading { while s < e, bytes[s] == 0x20 { s += 1 } }
+            out.append(contentsOf: bytes[s..<e])
+        }
+        if split {
+            for i in 0..<bytes.count where bytes[i] == UInt8(ascii: "\\") {
+                emit(i)
+                out.append(UInt8(ascii: "\\"))
+                start = i + 1
+            }
+        }
+        emit(bytes.count)
+        return String(decoding: out, as: UTF8.self)
     }
 }
