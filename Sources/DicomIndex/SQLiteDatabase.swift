@@ -155,6 +155,12 @@ public final class Statement {
         return String(cString: p)
     }
 
+    /// The text of a column as the bytes SQLite holds (valid only inside `body`); nil for NULL.
+    public func withText<R>(_ i: Int32, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        guard let p = sqlite3_column_text(raw, i) else { return body(nil) }
+        return body(UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(raw, i))))
+    }
+
     public func blob(_ i: Int32) -> [UInt8]? {
         let count = Int(sqlite3_column_bytes(raw, i))
         guard let p = sqlite3_column_blob(raw, i) else { return count == 0 && !isNull(i) ? [] : nil }

@@ -519,6 +519,24 @@ extension SearchTests {
                     #expect(String(decoding: member, as: UTF8.self) == writer.string)
                 }
             }
+            // Rows written straight from SQLite's bytes (what dwc search does) are the same bytes.
+            var query = SearchQuery(level: .instance)
+            query.allFields = true
+            let plan = try query.plan()
+            for pretty in [false, true] {
+                for depth in [0, 1] {
+                    let encoder = SearchResultJSON(columns: plan.columns, pretty: pretty, depth: depth)
+                    var rows = 0
+                    try t.index.searchRows(plan, retrieveURL: { "file:///r/" + $0 }) { row in
+                        var fromRow: [UInt8] = [], fromResult: [UInt8] = []
+                        encoder.append(row, to: &fromRow)
+                        encoder.append(row.result, to: &fromResult)
+                        #expect(fromRow == fromResult, "pretty: \(pretty), depth: \(depth)")
+                        rows += 1
+                    }
+                    #expect(rows == 2)
+                }
+            }
             let object = try jsonObject(results[0])
             let operators = (object["00081070"] as? [String: Any])?["Value"] as? [Any]
             #expect(operators?.count == 3, "an empty name in the middle is null")
