@@ -175,8 +175,20 @@ public enum SearchKeys {
 
     /// Every key usable at `level`, in tag order.
     public static func supported(at level: QueryLevel) -> [SearchKey] {
+        switch level {
+        case .study: return supportedAtStudy
+        case .series: return supportedAtSeries
+        case .instance: return supportedAtInstance
+        }
+    }
+
+    private static func makeSupported(_ level: QueryLevel) -> [SearchKey] {
         all.filter { $0.level.depth <= level.depth }.sorted { $0.tag < $1.tag }
     }
+
+    private static let supportedAtStudy = makeSupported(.study)
+    private static let supportedAtSeries = makeSupported(.series)
+    private static let supportedAtInstance = makeSupported(.instance)
 
     /// The key for `tag` if it is usable at `level`.
     public static func key(for tag: Tag, at level: QueryLevel) -> SearchKey? {

@@ -124,7 +124,7 @@ enum Matching {
 
     static let groupSuffixes = ["_a", "_i", "_p"]
 
-    /// Case-insensitive (Unicode lowercase, as the index stores the groups) on the Alphabetic,
+    /// Case-insensitive (Unicode lowercase and NFC, as the index stores the groups) on the Alphabetic,
     /// Ideographic or Phonetic group; a value with `=` matches group by group. Fuzzy: also
     /// the start of any name component.
     static func personName(_ base: String, _ value: String, multiValued: Bool, fuzzy: Bool) -> SQLFragment? {
@@ -132,7 +132,7 @@ enum Matching {
         guard !values.isEmpty, !values.contains(where: isUniversal) else { return nil }
         var parts: [SQLFragment] = []
         for single in values {
-            let lowered = single.lowercased()
+            let lowered = ValueNormalizer.fold(single)
             if lowered.contains("=") {
                 let groups = lowered.split(separator: "=", omittingEmptySubsequences: false).prefix(3).map(String.init)
                 var terms: [SQLFragment] = []

@@ -28,17 +28,23 @@ public struct SearchResultJSON: Sendable {
     public init(columns: [SearchColumn], pretty: Bool, depth: Int = 0) {
         self.pretty = pretty
         self.depth = depth
-        func newline(_ level: Int) -> String { pretty ? "\n" + String(repeating: "  ", count: level) : "" }
-        let colon = pretty ? ": " : ":"
-        let valueOpen = "," + newline(depth + 2) + "\"Value\"" + colon + "["
-        let columnClose = newline(depth + 1) + "}"
+        // Built as bytes: a search makes these once, and a String per piece showed in profiles.
+        func newline(_ level: Int) -> [UInt8] { pretty ? [10] + [UInt8](repeating: 32, count: 2 * level) : [] }
+        let colon: [UInt8] = pretty ? [58, 32] : [58]
+        func quoted(_ text: StaticString) -> [UInt8] { [34] + text.withUTF8Buffer { Array($0) } + [34] }
+        let valueOpen = [44] + newline(depth + 2) + quoted("Value") + colon + [91]
+        let columnClose = newline(depth + 1) + [125]
+        let vrKey = newline(depth + 2) + quoted("vr") + colon
+        let hex = Array("0123456789ABCDEF".utf8)
         self.columns = columns.map { column in
-            let head = newline(depth + 1) + "\"\(column.tag.hexString)\"\(colon){" + newline(depth + 2) + "\"vr\"\(colon)\"\(column.vr.rawValue)\""
-            return Column(open: Array((head + valueOpen).utf8), empty: Array((head + columnClose).utf8), vr: column.vr)
+            var head = newline(depth + 1) + [34]
+            for shift in stride(from: 28, through: 0, by: -4) { head.append(hex[Int(column.tag.rawValue >> UInt32(shift) & 0xF)]) }
+            head += [34] + colon + [123] + vrKey + [34] + Array(column.vr.rawValue.utf8) + [34]
+            return Column(open: head + valueOpen, empty: head + columnClose, vr: column.vr)
         }
-        itemBreak = Array(newline(depth + 3).utf8)
-        close = Array((newline(depth + 2) + "]" + columnClose).utf8)
-        objectClose = Array(((columns.isEmpty ? "" : newline(depth)) + "}").utf8)
+        itemBreak = newline(depth + 3)
+        close = newline(depth + 2) + [93] + columnClose
+        objectClose = (columns.isEmpty ? [] : newline(depth)) + [125]
     }
 
     /// Appends one result's object (no separator, no newline).

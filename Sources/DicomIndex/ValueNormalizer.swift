@@ -10,7 +10,7 @@ public enum ValueNormalizer {
         var groups = ["", "", ""]
         for (v, single) in value.split(separator: "\\", omittingEmptySubsequences: false).enumerated() {
             for (i, group) in single.split(separator: "=", omittingEmptySubsequences: false).prefix(3).enumerated() {
-                groups[i] += (v > 0 ? "\\" : "") + group.lowercased()
+                groups[i] += (v > 0 ? "\\" : "") + fold(group)
             }
         }
         return groups
@@ -37,6 +37,16 @@ public enum ValueNormalizer {
             }
         }
         return groups.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The form names are compared in: Unicode lowercase, then NFC, so that `Šimková` typed
+    /// with combining marks (NFD, as some keyboards and macOS file names give it) equals the
+    /// precomposed one. (`_nfcCodeUnits` is the standard library's own normalizer; DicomIndex
+    /// does not import Foundation.)
+    public static func fold<S: StringProtocol>(_ text: S) -> String {
+        let lowered = text.lowercased()
+        if lowered.utf8.allSatisfy({ $0 < 0x80 }) { return lowered }
+        return String(decoding: lowered._nfcCodeUnits, as: UTF8.self)
     }
 
     @inline(__always)
@@ -66,7 +76,7 @@ public enum ValueNormalizer {
             out.append(0x20)
             return String(decoding: out, as: UTF8.self)
         }
-        let components = value.lowercased().split(whereSeparator: { $0 == "^" || $0 == "=" || $0 == " " || $0 == "\\" })
+        let components = fold(value).split(whereSeparator: { $0 == "^" || $0 == "=" || $0 == " " || $0 == "\\" })
         return " " + components.joined(separator: " ") + " "
     }
 

@@ -219,6 +219,18 @@ extension SearchTests {
             #expect(try t.uids(.study, ["PatientName=šimková"]).isEmpty, "still whole-value matching")
         }
 
+        /// Names typed or stored with combining marks (NFD) match their precomposed form (NFC).
+        @Test func personNamesMatchAcrossUnicodeNormalizationForms() throws {
+            let decomposed = "S\u{030C}imkova\u{0301}^Eva"  // Š and á as letter + combining mark
+            let precomposed = "\u{0160}imkov\u{00E1}^Eva"
+            #expect(Array(decomposed.utf8) != Array(precomposed.utf8))
+            let t = try TestIndex([study("1.1", ["PatientName": decomposed]), study("1.2", ["PatientName": precomposed])])
+            #expect(try t.uids(.study, ["PatientName=\u{0161}imkov\u{00E1}*"]) == ["1.1", "1.2"])
+            #expect(try t.uids(.study, ["PatientName=s\u{030C}imkova\u{0301}^eva"]) == ["1.1", "1.2"])
+            #expect(try t.uids(.study, ["PatientName=?imkov?^eva"]) == ["1.1", "1.2"], "one character each, whichever form was stored")
+            #expect(try t.uids(.study, ["PatientName=*kov\u{00E1}"], configure: { $0.fuzzy = true }) == ["1.1", "1.2"])
+        }
+
         @Test func latin1NamesAreDecodedAndMatched() throws {
             let t = try TestIndex([study("1.1", characterSet: "ISO_IR 100", ["PatientName": "Müller^Jürgen", "StudyDescription": "Schädel"])])
             #expect(try t.uids(.study, ["PatientName=müller*"]) == ["1.1"])
