@@ -59,7 +59,8 @@ public struct InstanceRecord: Sendable {
             values.reserveCapacity(IndexSchema.columnCount(level))
             for attribute in QueryAttributes.attributes(at: level) {
                 if attribute.match == .integer {
-                    values.append(SQLValue(ds.int(attribute.tag)))
+                    let element = ds[attribute.tag]
+                    values.append(SQLValue(element.flatMap { Self.integer($0, bigEndian: ds.isBigEndian) } ?? ds.int(attribute.tag)))
                     continue
                 }
                 var text = ds[attribute.tag].flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
@@ -92,6 +93,13 @@ public struct InstanceRecord: Sendable {
         }
         let vr = element.vr
         let split = !vr.isSingleValuedText, trimLeading = vr == .AE || vr == .DS || vr == .IS
+        if !split || !bytes.contains(UInt8(ascii: "\\")) {
+            // One value (the usual case): trimmed in place, no copy before the String.
+            var s = 0, e = bytes.count
+            while e > s, bytes[e - 1] == 0x20 || bytes[e - 1] == 0 { e -= 1 }
+            if trimLeading { while s < e, bytes[s] == 0x20 { s += 1 } }
+            return String(decoding: bytes[s..<e], as: UTF8.self)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var start = 0
@@ -110,5 +118,37 @@ public struct InstanceRecord: Sendable {
         }
         emit(bytes.count)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The first value of a US element, or of an IS element that is one plain decimal number,
+    /// read straight from its bytes; nil for anything else (DataSet.int decides then). The
+    /// indexer reads several of these per file.
+    static func integer(_ element: DataElement, bigEndian: Bool) -> Int? {
+        guard let bytes = element.bytes else { return nil }
+        switch element.vr {
+        case .US:
+            guard bytes.count >= 2 else { return nil }
+            return bigEndian ? Int(bytes[0]) << 8 | Int(bytes[1]) : Int(bytes[1]) << 8 | Int(bytes[0])
+        case .IS:
+            var s = 0, e = bytes.count
+            while s < e, bytes[s] == 0x20 { s += 1 }
+            while e > s, bytes[e - 1] == 0x20 || bytes[e - 1] == 0 { e -= 1 }
+            var negative = false
+            if s < e, bytes[s] == UInt8(ascii: "-") || bytes[s] == UInt8(ascii: "+") {
+                negative = bytes[s] == UInt8(ascii: "-")
+                s += 1
+            }
+            // Up to 12 digits (IS is at most 12 characters): no overflow.
+            guard s < e, e - s <= 12 else { return nil }
+            var n = 0
+            for i in s..<e {
+                let digit = bytes[i] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }
+                n = n * 10 + Int(digit)
+            }
+            return negative ? -n : n
+        default:
+            return nil
+        }
     }
 }

@@ -19,6 +19,11 @@ public enum ValueNormalizer {
     /// nameGroups on bytes for ASCII names (most names): the same result without Unicode
     /// lowercasing and without a String per piece. nil when the value is not ASCII.
     private static func asciiNameGroups(_ value: String) -> [String]? {
+        guard value.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        if !value.utf8.contains(UInt8(ascii: "=")) {
+            // Alphabetic only (most names): one lowercased copy.
+            return [String(decoding: value.utf8.map(lowercaseASCII), as: UTF8.self), "", ""]
+        }
         var groups: [[UInt8]] = [[], [], []]
         var valueIndex = 0, group = 0
         for byte in value.utf8 {
@@ -84,8 +89,14 @@ public enum ValueNormalizer {
     /// `upper` gives the last instant the value's precision covers (for range ends). Read as
     /// bytes: the indexer runs this for every time of every instance.
     public static func seconds(_ time: String, upper: Bool = false) -> Double? {
-        var bytes = Array(time.utf8)
-        bytes.removeAll { $0 == UInt8(ascii: ":") }
+        var time = time
+        return time.withUTF8 { bytes in
+            guard bytes.contains(UInt8(ascii: ":")) else { return seconds(bytes, upper: upper) }
+            return bytes.filter { $0 != UInt8(ascii: ":") }.withUnsafeBufferPointer { seconds($0, upper: upper) }
+        }
+    }
+
+    private static func seconds(_ bytes: UnsafeBufferPointer<UInt8>, upper: Bool) -> Double? {
         var start = 0, end = bytes.count
         while start < end, bytes[start] == 0x20 { start += 1 }
         while end > start, bytes[end - 1] == 0x20 { end -= 1 }

@@ -88,3 +88,27 @@ import Testing
         #expect(try reader.instance(sopUID: "1.1.1.1")?.frameTable == [1, 2, 3])
     }
 }
+
+@Suite struct RecordValueTests {
+    /// Integers read from IS and US bytes agree with DataSet.int, including the forms the
+    /// byte path leaves to it (several values, signs, padding).
+    @Test func integersAsDataSetReadsThem() throws {
+        let cases: [(series: String, instance: String, expected: (Int64?, Int64?))] = [
+            ("+7 ", " -3", (7, -3)),
+            ("12\\13", "x\\5", (12, 5)),
+            ("", "007", (nil, 7)),
+        ]
+        for (n, c) in cases.enumerated() {
+            let t = try TestIndex([TestInstance(study: "1.\(n)", series: "1.\(n).1", sop: "1.\(n).1.1",
+                                                ["SeriesNumber": c.series, "InstanceNumber": c.instance, "Rows": "513"])])
+            let result = try #require(try t.search(.instance, ["SeriesNumber", "InstanceNumber", "Rows"]).first)
+            func number(_ tag: Tag) -> Int64? {
+                if case .integer(let n)? = result.value(tag) { return n }
+                return nil
+            }
+            #expect(number(Tag(0x0020, 0x0011)) == c.expected.0, "\(c.series)")
+            #expect(number(Tag(0x0020, 0x0013)) == c.expected.1, "\(c.instance)")
+            #expect(number(Tag(0x0028, 0x0010)) == 513)
+        }
+    }
+}
