@@ -76,9 +76,13 @@ extension BenchCommand {
         @Option(help: "Rounds.")
         var `repeat` = 5
 
+        @Option(help: "At most N results, as dwc search --limit.")
+        var limit: Int?
+
         func run() throws {
             var query = SearchQuery(level: level.queryLevel)
             query.keys = try keys.map { try QueryKey(parsing: $0, level: level.queryLevel) }
+            query.limit = limit
             var operation = SearchOperation(location: global.location, query: query)
             operation.format = format
             let t = try SearchBenchmark().time(operation, rounds: `repeat`)
