@@ -60,6 +60,21 @@ extension SearchTests {
             #expect(try t.uids(.study, ["StudyDescription=?"]).isEmpty)
         }
 
+        /// A prefix wildcard is answered through an explicit index range: values at the edges of
+        /// that range, and non-ASCII last characters, still match exactly as GLOB does.
+        @Test func prefixWildcardsAtTheEdgesOfTheirRange() throws {
+            let ids = ["AB", "ABC", "AB\u{7F}x", "AC", "Aé", "Aéz", "Af", "A\u{D7FF}x", "A\u{E000}", "AA"]
+            let t = try TestIndex(ids.enumerated().map { study("1.\($0.offset)", ["PatientID": $0.element]) })
+            func matching(_ pattern: String) throws -> Set<String> {
+                Set(try t.search(.study, ["PatientID=" + pattern]).compactMap { $0.value(Tag(0x0010, 0x0020))?.description })
+            }
+            #expect(try matching("AB*") == ["AB", "ABC", "AB\u{7F}x"])
+            #expect(try matching("Aé*") == ["Aé", "Aéz"])
+            #expect(try matching("A\u{D7FF}*") == ["A\u{D7FF}x"])
+            #expect(try matching("A*") == Set(ids))
+            #expect(try matching("A?") == ["AB", "AC", "Aé", "Af", "A\u{E000}", "AA"])
+        }
+
         @Test func likeMetacharactersMatchLiterally() throws {
             let t = try TestIndex([
                 TestInstance(study: "1.1", series: "1.1.1", sop: "1.1.1.1", ["AccessionNumber": "100%", "SeriesDescription": "T1_MPRAGE"]),
