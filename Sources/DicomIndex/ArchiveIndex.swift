@@ -1,5 +1,4 @@
 import DicomCore
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,26 +25,26 @@ public enum RecordOutcome: Sendable, Equatable {
 public final class ArchiveIndex {
     public let database: SQLiteDatabase
     public var path: String { database.path }
+    /// Opened for reading only (`create: false`): no journal-mode switch, no write lock ever.
+    public let isReadOnly: Bool
 
     /// Opens the index, creating it when `create` is set. An index of another schema version or
     /// attribute set is stale (IndexError.stale) unless `create` and `rebuild` are both set.
+    ///
+    /// Without `create` the connection is read-only: searches and look-ups run one query to
+    /// check the schema and nothing else (the WAL mode is a property of the file, set once by
+    /// the writer that made it). The rare write of a reader (a frame table) opens a second,
+    /// writable connection then.
     public init(path: String, create: Bool, rebuild: Bool = false) throws {
-        database = try SQLiteDatabase(path: path, readOnly: false)
-        // Switching a new database to WAL needs an exclusive lock, and SQLite may answer "locked"
-        // at once instead of waiting when other processes are opening it at the same moment.
-        var attempt = 0
-        while true {
-            do {
-                try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY")
-                break
-            } catch let error as IndexError where error.message.contains("locked") && attempt < 200 {
-                attempt += 1
-                usleep(50_000)
-            } catch {
-                throw IndexError(.database, path: path, "not a usable SQLite index (\(error))")
-            }
+        isReadOnly = !create
+        database = try SQLiteDatabase(path: path, readOnly: !create)
+        if create {
+            try Self.prepareForWriting(database, path: path)
+        } else {
+            // Searches touch pages all over the file: mapping them saves a read() per page.
+            try? database.execute("PRAGMA mmap_size=1073741824")
         }
-        if rebuild {
+        if create, rebuild {
             try database.writeTransaction {
                 for table in ["instances", "series", "studies", "files", "dwc_meta"] {
                     try database.execute("DROP TABLE IF EXISTS \(table)")
@@ -53,7 +52,7 @@ public final class ArchiveIndex {
             }
         }
         let stored = try storedMeta()
-        if stored.isEmpty {
+        guard let stored else {
             guard create else { throw IndexError(.database, path: path, "no index here: run dwc index first") }
             try database.writeTransaction {
                 // Another process may have created it meanwhile: IF NOT EXISTS everywhere.
@@ -61,21 +60,74 @@ public final class ArchiveIndex {
                 try database.prepare("INSERT OR IGNORE INTO dwc_meta(key, value) VALUES ('schema_version', ?), ('attribute_signature', ?)")
                     .run([.text(IndexSchema.version), .text(QueryAttributes.signature)])
             }
-        } else if stored["schema_version"] != IndexSchema.version || stored["attribute_signature"] != QueryAttributes.signature {
+            return
+        }
+        if stored.version != IndexSchema.version || stored.signature != QueryAttributes.signature {
             throw IndexError(.stale, path: path,
-                             "index made by another version of dwc (schema \(stored["schema_version"] ?? "?")): run dwc index --rebuild")
+                             "index made by another version of dwc (schema \(stored.version ?? "?")): run dwc index --rebuild")
         }
     }
 
-    private func storedMeta() throws -> [String: String] {
-        let exists = try database.prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='dwc_meta'")
-        let hasMeta = try exists.step() && exists.int(0) == 1
-        exists.reset()
-        guard hasMeta else { return [:] }
-        var meta: [String: String] = [:]
-        let statement = try database.prepare("SELECT key, value FROM dwc_meta")
-        while try statement.step() { meta[statement.text(0) ?? ""] = statement.text(1) ?? "" }
-        return meta
+    /// WAL (readers never wait for the writer), and the pragmas of a writing connection.
+    private static func prepareForWriting(_ database: SQLiteDatabase, path: String) throws {
+        // Switching a new database to WAL needs an exclusive lock, and SQLite may answer "locked"
+        // at once instead of waiting when other processes are opening it at the same moment.
+        var attempt = 0
+        while true {
+            do {
+                // synchronous=NORMAL in WAL: a commit survives a crash of the process, and the
+                // index stays consistent after a power loss (the last commits may be lost: a
+                // re-run of dwc index reads those files again). A larger page cache keeps the
+                // b-tree pages a bulk load touches in memory. Foreign keys are not enforced
+                // (a quarter of the writer's SQLite time): the writer keeps the references by
+                // construction (parents upserted first, emptied parents deleted last), and the
+                // tests run PRAGMA foreign_key_check after concurrent runs.
+                try database.execute("""
+                    PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;
+                    PRAGMA cache_size=-32768
+                    """)
+                return
+            } catch let error as IndexError where error.message.contains("locked") && attempt < 200 {
+                attempt += 1
+                usleep(50_000)
+            } catch {
+                throw IndexError(.database, path: path, "not a usable SQLite index (\(error))")
+            }
+        }
+    }
+
+    private var writableConnection: SQLiteDatabase?
+
+    /// This connection, or for a read-only index a second one that may write (made once).
+    func writableDatabase() throws -> SQLiteDatabase {
+        if !isReadOnly { return database }
+        if let writableConnection { return writableConnection }
+        let db = try SQLiteDatabase(path: path, readOnly: false)
+        writableConnection = db
+        return db
+    }
+
+    /// The stored schema version and attribute signature in one query; nil when the database has
+    /// no dwc tables (a new or empty file).
+    private func storedMeta() throws -> (version: String?, signature: String?)? {
+        let statement: Statement
+        do {
+            statement = try database.prepare("""
+                SELECT (SELECT value FROM dwc_meta WHERE key = 'schema_version'),
+                       (SELECT value FROM dwc_meta WHERE key = 'attribute_signature')
+                """)
+        } catch let error as IndexError where error.message.contains("no such table") {
+            return nil
+        } catch {
+            throw IndexError(.database, path: path, "not a usable SQLite index (\(error))")
+        }
+        defer { statement.reset() }
+        do {
+            guard try statement.step(), !(statement.isNull(0) && statement.isNull(1)) else { return nil }
+        } catch {
+            throw IndexError(.database, path: path, "not a usable SQLite index (\(error))")
+        }
+        return (statement.text(0), statement.text(1))
     }
 
     /// Refreshes the statistics SQLite's planner uses to choose between indexes (sampled, so it
@@ -105,43 +157,101 @@ public final class ArchiveIndex {
 
     // MARK: Writing
 
+    /// The writer's statements, prepared once per connection: looking them up by their SQL text
+    /// would hash kilobytes of text per instance.
+    private final class WriterStatements {
+        let lookup, upsertStudy, upsertSeries, upsertInstance, upsertFile, deleteFile: Statement
+        let findByPath, deleteInstanceByPath, refreshSeries, deleteEmptySeries, refreshStudy, deleteEmptyStudy: Statement
+
+        init(_ db: SQLiteDatabase) throws {
+            // One look-up finds both the instance this path held before and the row that already
+            // has this SOP Instance UID (a duplicate, a moved file, or the same file again).
+            lookup = try db.prepareUncached("""
+                SELECT i.path, i.sop_uid, i.series_pk, s.study_pk FROM instances i JOIN series s USING (series_pk)
+                WHERE i.path = ?1 OR i.sop_uid = ?2
+                """)
+            upsertStudy = try db.prepareUncached(ArchiveIndex.upsertSQL(.study))
+            upsertSeries = try db.prepareUncached(ArchiveIndex.upsertSQL(.series))
+            upsertInstance = try db.prepareUncached(ArchiveIndex.upsertSQL(.instance))
+            upsertFile = try db.prepareUncached("""
+                INSERT INTO files(path, size, mtime_ns, inode, etag, status, message) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode,
+                  etag = excluded.etag, status = excluded.status, message = excluded.message
+                """)
+            deleteFile = try db.prepareUncached("DELETE FROM files WHERE path = ?")
+            findByPath = try db.prepareUncached("SELECT i.series_pk, s.study_pk FROM instances i JOIN series s USING (series_pk) WHERE i.path = ?")
+            deleteInstanceByPath = try db.prepareUncached("DELETE FROM instances WHERE path = ?")
+            refreshSeries = try db.prepareUncached(
+                "UPDATE series SET num_instances = (SELECT count(*) FROM instances WHERE series_pk = ?1) WHERE series_pk = ?1")
+            deleteEmptySeries = try db.prepareUncached("DELETE FROM series WHERE series_pk = ? AND num_instances = 0")
+            refreshStudy = try db.prepareUncached("""
+                UPDATE studies SET
+                  num_series = (SELECT count(*) FROM series WHERE study_pk = ?1),
+                  num_instances = (SELECT coalesce(sum(num_instances), 0) FROM series WHERE study_pk = ?1),
+                  modalities = (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series
+                                WHERE study_pk = ?1 AND modality IS NOT NULL ORDER BY m)),
+                  sop_classes = (SELECT group_concat(c, '\\') FROM (SELECT DISTINCT i.sop_class_uid AS c FROM instances i
+                                 JOIN series s USING (series_pk) WHERE s.study_pk = ?1 AND c IS NOT NULL ORDER BY c))
+                WHERE study_pk = ?1
+                """)
+            deleteEmptyStudy = try db.prepareUncached("DELETE FROM studies WHERE study_pk = ? AND num_series = 0")
+        }
+    }
+
+    private var writerStatements: WriterStatements?
+
+    private func writer() throws -> WriterStatements {
+        if let writerStatements { return writerStatements }
+        let made = try WriterStatements(database)
+        writerStatements = made
+        return made
+    }
+
     /// Records a batch in one transaction; `isLive(path)` tells whether a stored path still
     /// holds a file (to tell a duplicate from a moved file).
     public func record(_ files: [IndexedFile], isLive: (String) -> Bool) throws -> [RecordOutcome] {
-        try database.writeTransaction {
-            var touchedSeries = Set<Int64>(), touchedStudies = Set<Int64>()
+        let st = try writer()
+        return try database.writeTransaction {
+            var touched = Touched()
             var outcomes: [RecordOutcome] = []
+            outcomes.reserveCapacity(files.count)
             var batch = BatchKeys()
             for file in files {
-                outcomes.append(try record(file, isLive: isLive, batch: &batch, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies))
+                outcomes.append(try record(file, isLive: isLive, st: st, batch: &batch, touched: &touched))
             }
-            try refreshAggregates(series: touchedSeries, studies: touchedStudies)
+            try refreshAggregates(touched, st: st)
             return outcomes
         }
     }
 
-    /// Study and series rows already written in this batch: written once per batch, not once
-    /// per instance.
-    private struct BatchKeys {
-        var studies: [String: Int64] = [:]
-        var series: [String: Int64] = [:]
+    /// Series and studies whose aggregates a transaction must recompute.
+    private struct Touched {
+        var series = Set<Int64>(), studies = Set<Int64>()
+        mutating func insert(series: Int64, study: Int64) {
+            self.series.insert(series)
+            studies.insert(study)
+        }
     }
 
-    private func record(_ file: IndexedFile, isLive: (String) -> Bool, batch: inout BatchKeys,
-                        touchedSeries: inout Set<Int64>, touchedStudies: inout Set<Int64>) throws -> RecordOutcome {
+    /// Study and series rows already written in this transaction, with the values written: a
+    /// later instance with the same values needs no upsert (the usual case: every instance of a
+    /// study repeats its study attributes); one with other values still fills in what is missing.
+    private struct BatchKeys {
+        var studies: [String: (pk: Int64, values: [SQLValue])] = [:]
+        var series: [String: (pk: Int64, values: [SQLValue])] = [:]
+    }
+
+    private func record(_ file: IndexedFile, isLive: (String) -> Bool, st: WriterStatements, batch: inout BatchKeys,
+                        touched: inout Touched) throws -> RecordOutcome {
         switch file {
         case .other(let path, let stamp, let status, let message):
-            try removeInstance(atPath: path, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies)
-            try upsertFile(path: path, stamp: stamp, status: status, message: message)
+            try removeInstance(atPath: path, st: st, touched: &touched)
+            try upsertFile(path: path, stamp: stamp, status: status, message: message, st: st)
             return .other
         case .instance(let record):
-            // One look-up finds both the instance this path held before and the row that already
-            // has this SOP Instance UID (a duplicate, a moved file, or the same file again).
-            let lookup = try database.prepare("""
-                SELECT i.path, i.sop_uid, i.series_pk, s.study_pk FROM instances i JOIN series s USING (series_pk)
-                WHERE i.path = ?1 OR i.sop_uid = ?2
-                """)
-            lookup.bind([.text(record.path), .text(record.sopUID)])
+            let lookup = st.lookup
+            lookup.bind(.text(record.path), at: 1)
+            lookup.bind(.text(record.sopUID), at: 2)
             var pathHeldOther = false
             var existingPath: String?
             var outcome: RecordOutcome = .added
@@ -151,170 +261,137 @@ public final class ArchiveIndex {
                 if path == record.path, sop != record.sopUID { pathHeldOther = true }
                 if sop == record.sopUID {
                     existingPath = path
-                    touchedSeries.insert(lookup.int(2))
-                    touchedStudies.insert(lookup.int(3))
+                    touched.insert(series: lookup.int(2), study: lookup.int(3))
                 }
             }
             if let existing = existingPath, existing != record.path {
                 if isLive(existing) {
-                    if pathHeldOther {
-                        try removeInstance(atPath: record.path, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies)
-                    }
-                    try upsertFile(path: record.path, stamp: record.stamp, status: .duplicate, message: "same SOPInstanceUID as \(existing)")
+                    if pathHeldOther { try removeInstance(atPath: record.path, st: st, touched: &touched) }
+                    try upsertFile(path: record.path, stamp: record.stamp, status: .duplicate,
+                                   message: "same SOPInstanceUID as \(existing)", st: st)
                     return .duplicate(of: existing)
                 }
                 outcome = .updated  // the file moved
-                try database.prepare("DELETE FROM files WHERE path = ?").run([.text(existing)])
+                try st.deleteFile.run([.text(existing)])
             }
-            if pathHeldOther {
-                try removeInstance(atPath: record.path, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies)
+            if pathHeldOther { try removeInstance(atPath: record.path, st: st, touched: &touched) }
+            let studyPK: Int64
+            if let written = batch.studies[record.studyUID], written.values == record.studyValues {
+                studyPK = written.pk
+            } else {
+                studyPK = try upsert(st.upsertStudy, record.studyValues, extra: [])
+                batch.studies[record.studyUID] = (studyPK, record.studyValues)
             }
-            let studyPK = try batch.studies[record.studyUID] ?? upsertLevel(.study, record: record, parent: nil)
-            batch.studies[record.studyUID] = studyPK
-            let seriesPK = try batch.series[record.seriesUID] ?? upsertLevel(.series, record: record, parent: studyPK)
-            batch.series[record.seriesUID] = seriesPK
-            _ = try upsertLevel(.instance, record: record, parent: seriesPK)
-            touchedSeries.insert(seriesPK)
-            touchedStudies.insert(studyPK)
-            try upsertFile(path: record.path, stamp: record.stamp, status: .instance, message: "")
+            let seriesPK: Int64
+            if let written = batch.series[record.seriesUID], written.values == record.seriesValues {
+                seriesPK = written.pk
+            } else {
+                seriesPK = try upsert(st.upsertSeries, record.seriesValues, extra: [.integer(studyPK)])
+                batch.series[record.seriesUID] = (seriesPK, record.seriesValues)
+            }
+            try insertInstance(st.upsertInstance, record.instanceValues, extra: [
+                .integer(seriesPK), .text(record.path), .integer(record.stamp.size), .integer(record.stamp.mtimeNanoseconds),
+                .integer(record.stamp.inode), SQLValue(record.stamp.etag), .text(record.transferSyntax),
+                record.pixelOffset.map { .integer(Int64($0)) } ?? .null, record.pixelLength.map { .integer(Int64($0)) } ?? .null,
+                .integer(record.pixelEncapsulated ? 1 : 0), record.frameTable.map { .blob($0) } ?? .null,
+            ])
+            touched.insert(series: seriesPK, study: studyPK)
+            try upsertFile(path: record.path, stamp: record.stamp, status: .instance, message: "", st: st)
             return outcome
         }
     }
 
-    private func upsertFile(path: String, stamp: InstanceRecord.FileStamp, status: FileStatus, message: String) throws {
-        try database.prepare("""
-            INSERT INTO files(path, size, mtime_ns, inode, etag, status, message) VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode,
-              etag = excluded.etag, status = excluded.status, message = excluded.message
-            """).run([.text(path), .integer(stamp.size), .integer(stamp.mtimeNanoseconds), .integer(stamp.inode),
-                      SQLValue(stamp.etag), .text(status.rawValue), .text(message)])
+    private func upsertFile(path: String, stamp: InstanceRecord.FileStamp, status: FileStatus, message: String,
+                            st: WriterStatements) throws {
+        try st.upsertFile.run([.text(path), .integer(stamp.size), .integer(stamp.mtimeNanoseconds), .integer(stamp.inode),
+                               SQLValue(stamp.etag), .text(status.rawValue), .text(message)])
     }
 
-    /// Values of one level's columns for a record, search columns included.
-    private func columnValues(_ level: QueryLevel, _ record: InstanceRecord) -> [(String, SQLValue)] {
-        var values: [(String, SQLValue)] = []
-        for a in QueryAttributes.attributes(at: level) {
-            if a.match == .integer {
-                values.append((a.column, SQLValue(record.integers[a.tag])))
-                continue
-            }
-            let text = record.text[a.tag]
-            values.append((a.column, SQLValue(text)))
-            switch a.match {
-            case .personName:
-                let groups = text.map(ValueNormalizer.nameGroups) ?? []
-                for (i, suffix) in ["_a", "_i", "_p"].enumerated() {
-                    values.append((a.column + suffix, groups.isEmpty ? .null : .text(groups[i])))
-                }
-                values.append((a.column + "_fuzzy", SQLValue(text.map(ValueNormalizer.fuzzyComponents))))
-            case .time:
-                values.append((a.column + "_sec", text.flatMap { ValueNormalizer.seconds($0) }.map { .real($0) } ?? .null))
-            case .dateTime:
-                values.append((a.column + "_norm", SQLValue(text.flatMap { ValueNormalizer.dateTime($0) })))
-            default:
-                break
-            }
+    /// The columns a level's upsert binds after the attribute columns.
+    private static func extraColumns(_ level: QueryLevel) -> [String] {
+        switch level {
+        case .study: return []
+        case .series: return ["study_pk"]
+        case .instance:
+            return ["series_pk", "path", "size", "mtime_ns", "inode", "etag", "transfer_syntax", "pixel_offset", "pixel_length",
+                    "pixel_encapsulated", "frame_table"]
         }
-        return values
     }
 
     /// Inserts or updates the row of one level and returns its primary key. Study and series
-    /// values missing from this instance keep what other instances gave.
-    private func upsertLevel(_ level: QueryLevel, record: InstanceRecord, parent: Int64?) throws -> Int64 {
-        var values = columnValues(level, record)
-        let key: String, pk: String
+    /// values missing from this instance keep what other instances gave; an instance row is
+    /// replaced.
+    static func upsertSQL(_ level: QueryLevel) -> String {
+        let key: String, pk: String?
         switch level {
-        case .study:
-            key = "study_uid"; pk = "study_pk"
-        case .series:
-            key = "series_uid"; pk = "series_pk"
-            values.append(("study_pk", .integer(parent!)))
-        case .instance:
-            key = "sop_uid"; pk = "instance_pk"
-            values.append(("series_pk", .integer(parent!)))
-            values.append(("path", .text(record.path)))
-            values.append(("size", .integer(record.stamp.size)))
-            values.append(("mtime_ns", .integer(record.stamp.mtimeNanoseconds)))
-            values.append(("inode", .integer(record.stamp.inode)))
-            values.append(("etag", SQLValue(record.stamp.etag)))
-            values.append(("transfer_syntax", .text(record.transferSyntax)))
-            values.append(("pixel_offset", record.pixelOffset.map { .integer(Int64($0)) } ?? .null))
-            values.append(("pixel_length", record.pixelLength.map { .integer(Int64($0)) } ?? .null))
-            values.append(("pixel_encapsulated", .integer(record.pixelEncapsulated ? 1 : 0)))
-            values.append(("frame_table", record.frameTable.map { .blob($0) } ?? .null))
+        case .study: key = "study_uid"; pk = "study_pk"
+        case .series: key = "series_uid"; pk = "series_pk"
+        case .instance: key = "sop_uid"; pk = nil  // not needed: no RETURNING
         }
-        let sql = Self.upsertSQL(level, columns: values.map(\.0), key: key, primaryKey: pk)
-        let statement = try database.prepare(sql)
-        statement.bind(values.map(\.1))
-        guard try statement.step() else { throw database.error("upsert into \(level.table) returned nothing") }
+        let columns = IndexSchema.columns(for: level).map(\.name) + extraColumns(level)
+        let updates = columns.filter { $0 != key }.map { column in
+            level == .instance ? "\(column) = excluded.\(column)" : "\(column) = COALESCE(excluded.\(column), \(column))"
+        }
+        return "INSERT INTO \(level.table)(\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) "
+            + "ON CONFLICT(\(key)) DO UPDATE SET \(updates.joined(separator: ", "))" + (pk.map { " RETURNING \($0)" } ?? "")
+    }
+
+    private func upsert(_ statement: Statement, _ values: [SQLValue], extra: [SQLValue]) throws -> Int64 {
+        bind(statement, values, extra)
+        guard try statement.step() else { throw database.error("upsert returned nothing") }
         let result = statement.int(0)
         statement.reset()
         return result
     }
 
-    /// The upsert statement of a level; the column list is the same for every record, so the
-    /// text is built once per level and column count.
-    private static let upsertCache = Mutex<[String: String]>([:])
-
-    private static func upsertSQL(_ level: QueryLevel, columns: [String], key: String, primaryKey: String) -> String {
-        let cacheKey = "\(level.rawValue):\(columns.count)"
-        if let cached = upsertCache.withLock({ $0[cacheKey] }) { return cached }
-        let updates = columns.filter { $0 != key }.map { column in
-            level == .instance ? "\(column) = excluded.\(column)" : "\(column) = COALESCE(excluded.\(column), \(column))"
-        }
-        let sql = "INSERT INTO \(level.table)(\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) "
-            + "ON CONFLICT(\(key)) DO UPDATE SET \(updates.joined(separator: ", ")) RETURNING \(primaryKey)"
-        upsertCache.withLock { $0[cacheKey] = sql }
-        return sql
+    private func insertInstance(_ statement: Statement, _ values: [SQLValue], extra: [SQLValue]) throws {
+        bind(statement, values, extra)
+        while try statement.step() {}
     }
 
-    private func removeInstance(atPath path: String, touchedSeries: inout Set<Int64>, touchedStudies: inout Set<Int64>) throws {
-        let find = try database.prepare("SELECT i.series_pk, s.study_pk FROM instances i JOIN series s USING (series_pk) WHERE i.path = ?")
-        find.bind([.text(path)])
+    private func bind(_ statement: Statement, _ values: [SQLValue], _ extra: [SQLValue]) {
+        var i: Int32 = 1
+        for value in values { statement.bind(value, at: i); i += 1 }
+        for value in extra { statement.bind(value, at: i); i += 1 }
+    }
+
+    private func removeInstance(atPath path: String, st: WriterStatements, touched: inout Touched) throws {
+        let find = st.findByPath
+        find.bind(.text(path), at: 1)
         if try find.step() {
-            touchedSeries.insert(find.int(0))
-            touchedStudies.insert(find.int(1))
+            touched.insert(series: find.int(0), study: find.int(1))
             find.reset()
         }
-        try database.prepare("DELETE FROM instances WHERE path = ?").run([.text(path)])
+        try st.deleteInstanceByPath.run([.text(path)])
     }
 
     /// Forgets files that are gone (their instances too); returns how many instances went.
     public func remove(paths: [String]) throws -> Int {
         guard !paths.isEmpty else { return 0 }
+        let st = try writer()
         return try database.writeTransaction {
-            var touchedSeries = Set<Int64>(), touchedStudies = Set<Int64>()
+            var touched = Touched()
             var removed = 0
             for path in paths {
-                try removeInstance(atPath: path, touchedSeries: &touchedSeries, touchedStudies: &touchedStudies)
+                try removeInstance(atPath: path, st: st, touched: &touched)
                 removed += database.changes
-                try database.prepare("DELETE FROM files WHERE path = ?").run([.text(path)])
+                try st.deleteFile.run([.text(path)])
             }
-            try refreshAggregates(series: touchedSeries, studies: touchedStudies)
+            try refreshAggregates(touched, st: st)
             return removed
         }
     }
 
     /// Recomputes the counts and value lists QIDO-RS returns for studies and series, and drops
     /// series and studies left without instances.
-    private func refreshAggregates(series: Set<Int64>, studies: Set<Int64>) throws {
-        for pk in series {
-            try database.prepare("UPDATE series SET num_instances = (SELECT count(*) FROM instances WHERE series_pk = ?1) WHERE series_pk = ?1")
-                .run([.integer(pk)])
-            try database.prepare("DELETE FROM series WHERE series_pk = ? AND num_instances = 0").run([.integer(pk)])
+    private func refreshAggregates(_ touched: Touched, st: WriterStatements) throws {
+        for pk in touched.series {
+            try st.refreshSeries.run([.integer(pk)])
+            try st.deleteEmptySeries.run([.integer(pk)])
         }
-        for pk in studies {
-            try database.prepare("""
-                UPDATE studies SET
-                  num_series = (SELECT count(*) FROM series WHERE study_pk = ?1),
-                  num_instances = (SELECT coalesce(sum(num_instances), 0) FROM series WHERE study_pk = ?1),
-                  modalities = (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series
-                                WHERE study_pk = ?1 AND modality IS NOT NULL ORDER BY m)),
-                  sop_classes = (SELECT group_concat(c, '\\') FROM (SELECT DISTINCT i.sop_class_uid AS c FROM instances i
-                                 JOIN series s USING (series_pk) WHERE s.study_pk = ?1 AND c IS NOT NULL ORDER BY c))
-                WHERE study_pk = ?1
-                """).run([.integer(pk)])
-            try database.prepare("DELETE FROM studies WHERE study_pk = ? AND num_series = 0").run([.integer(pk)])
+        for pk in touched.studies {
+            try st.refreshStudy.run([.integer(pk)])
+            try st.deleteEmptyStudy.run([.integer(pk)])
         }
     }
 }

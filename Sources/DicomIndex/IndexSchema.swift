@@ -1,7 +1,7 @@
 /// The index's tables, generated from `QueryAttributes` (docs/index-schema.md describes them).
 enum IndexSchema {
     /// Bump when the layout of the fixed columns changes; the attribute list has its own signature.
-    static let version = "3"
+    static let version = "4"
 
     static func sqlType(_ match: MatchKind) -> String { match == .integer ? "INTEGER" : "TEXT" }
 
@@ -17,9 +17,42 @@ enum IndexSchema {
         }
     }
 
+    /// Values of the search columns of one attribute, in `searchColumns(for:)` order.
+    static func appendSearchValues(for a: QueryAttribute, text: String?, to values: inout [SQLValue]) {
+        switch a.match {
+        case .personName:
+            if let text {
+                for group in ValueNormalizer.nameGroups(text) { values.append(.text(group)) }
+                values.append(.text(ValueNormalizer.fuzzyComponents(text)))
+            } else {
+                values += [.null, .null, .null, .null]
+            }
+        case .time:
+            values.append(text.flatMap { ValueNormalizer.seconds($0) }.map { .real($0) } ?? .null)
+        case .dateTime:
+            values.append(SQLValue(text.flatMap { ValueNormalizer.dateTime($0) }))
+        default:
+            break
+        }
+    }
+
     static func columns(for level: QueryLevel) -> [(name: String, type: String)] {
+        switch level {
+        case .study: return studyColumns
+        case .series: return seriesColumns
+        case .instance: return instanceColumns
+        }
+    }
+
+    static func columnCount(_ level: QueryLevel) -> Int { columns(for: level).count }
+
+    private static func makeColumns(_ level: QueryLevel) -> [(name: String, type: String)] {
         QueryAttributes.attributes(at: level).flatMap { [($0.column, sqlType($0.match))] + searchColumns(for: $0) }
     }
+
+    private static let studyColumns = makeColumns(.study)
+    private static let seriesColumns = makeColumns(.series)
+    private static let instanceColumns = makeColumns(.instance)
 
     static var createStatements: [String] {
         func list(_ level: QueryLevel) -> String { columns(for: level).map { "  \($0.name) \($0.type),\n" }.joined() }
@@ -35,6 +68,9 @@ enum IndexSchema {
             """,
             "CREATE UNIQUE INDEX IF NOT EXISTS studies_uid ON studies(study_uid)",
             "CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date, study_time)",
+            // The result order (SearchPlanner.order): a walk of the *_order indexes yields
+            // studies, their series and their instances sorted, so searches sort nothing.
+            "CREATE INDEX IF NOT EXISTS studies_order ON studies(study_date IS NULL, study_date, study_time IS NULL, study_time, study_uid)",
             "CREATE INDEX IF NOT EXISTS studies_patient_id ON studies(patient_id)",
             "CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession_number)",
             "CREATE INDEX IF NOT EXISTS studies_patient_name ON studies(patient_name_a)",
@@ -49,6 +85,7 @@ enum IndexSchema {
             """,
             "CREATE UNIQUE INDEX IF NOT EXISTS series_uid ON series(series_uid)",
             "CREATE INDEX IF NOT EXISTS series_study ON series(study_pk, modality)",
+            "CREATE INDEX IF NOT EXISTS series_order ON series(study_pk, series_number IS NULL, series_number, series_uid)",
             "CREATE INDEX IF NOT EXISTS series_modality ON series(modality)",
             """
             CREATE TABLE IF NOT EXISTS instances(
@@ -67,7 +104,7 @@ enum IndexSchema {
             """,
             "CREATE UNIQUE INDEX IF NOT EXISTS instances_uid ON instances(sop_uid)",
             "CREATE UNIQUE INDEX IF NOT EXISTS instances_path ON instances(path)",
-            "CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk, instance_number)",
+            "CREATE INDEX IF NOT EXISTS instances_order ON instances(series_pk, instance_number IS NULL, instance_number, sop_uid)",
             // Every file seen, DICOM or not, so unchanged files are skipped on the next run.
             """
             CREATE TABLE IF NOT EXISTS files(
@@ -77,7 +114,7 @@ enum IndexSchema {
               inode INTEGER NOT NULL,
               etag TEXT,
               status TEXT NOT NULL,
-              message TEXT)
+              message TEXT) WITHOUT ROWID
             """,
         ]
     }

@@ -72,10 +72,12 @@ extension ArchiveIndex {
         return result
     }
 
-    /// Keeps a frame table built by a scan, if the row still describes the same file.
+    /// Keeps a frame table built by a scan, if the row still describes the same file. A
+    /// read-only index writes through a second connection, opened for this.
     public func storeFrameTable(_ table: [UInt8], sopUID: String, stamp: InstanceRecord.FileStamp) throws {
-        try database.writeTransaction {
-            try database.prepare("UPDATE instances SET frame_table = ? WHERE sop_uid = ? AND size = ? AND mtime_ns = ? AND inode = ? AND etag IS ?")
+        let db = try writableDatabase()
+        try db.writeTransaction {
+            try db.prepare("UPDATE instances SET frame_table = ? WHERE sop_uid = ? AND size = ? AND mtime_ns = ? AND inode = ? AND etag IS ?")
                 .run([.blob(table), .text(sopUID), .integer(stamp.size), .integer(stamp.mtimeNanoseconds), .integer(stamp.inode),
                       SQLValue(stamp.etag)])
         }

@@ -40,10 +40,13 @@ public struct QueryAttribute: Sendable {
     public let match: MatchKind
     /// Returned at its level without being asked for (PS3.18 Table 10.6.3-3/-4/-5).
     public let required: Bool
+    /// Its VM allows several values (the dictionary's VM is not "1").
+    public let isMultiValued: Bool
 
-    /// Tag and VR are written out (and checked against the dictionary by a test) so that opening
-    /// the index does not have to load the data dictionary.
-    init(_ keyword: String, _ tag: UInt32, _ vr: VR, _ level: QueryLevel, _ column: String, _ match: MatchKind, required: Bool = false) {
+    /// Tag, VR and multiplicity are written out (and checked against the dictionary by a test)
+    /// so that opening the index or searching does not have to load the data dictionary.
+    init(_ keyword: String, _ tag: UInt32, _ vr: VR, _ level: QueryLevel, _ column: String, _ match: MatchKind, required: Bool = false,
+         multiValued: Bool = false) {
         self.tag = Tag(rawValue: tag)
         self.keyword = keyword
         self.vr = vr
@@ -51,6 +54,7 @@ public struct QueryAttribute: Sendable {
         self.column = column
         self.match = match
         self.required = required
+        isMultiValued = multiValued
     }
 }
 
@@ -90,7 +94,7 @@ public enum QueryAttributes {
         QueryAttribute("ManufacturerModelName", 0x00081090, .LO, .series, "manufacturer_model_name", .text),
         QueryAttribute("StationName", 0x00081010, .SH, .series, "station_name", .text),
         QueryAttribute("ProtocolName", 0x00181030, .LO, .series, "protocol_name", .text),
-        QueryAttribute("OperatorsName", 0x00081070, .PN, .series, "operators_name", .personName),
+        QueryAttribute("OperatorsName", 0x00081070, .PN, .series, "operators_name", .personName, multiValued: true),
         // Instance level.
         QueryAttribute("SOPClassUID", 0x00080016, .UI, .instance, "sop_class_uid", .uid, required: true),
         QueryAttribute("SOPInstanceUID", 0x00080018, .UI, .instance, "sop_uid", .uid, required: true),
@@ -105,7 +109,7 @@ public enum QueryAttributes {
         QueryAttribute("SamplesPerPixel", 0x00280002, .US, .instance, "samples_per_pixel", .integer),
         QueryAttribute("BitsStored", 0x00280101, .US, .instance, "bits_stored", .integer),
         QueryAttribute("PhotometricInterpretation", 0x00280004, .CS, .instance, "photometric", .text),
-        QueryAttribute("ImageType", 0x00080008, .CS, .instance, "image_type", .none),
+        QueryAttribute("ImageType", 0x00080008, .CS, .instance, "image_type", .none, multiValued: true),
     ]
 
     public static func attributes(at level: QueryLevel) -> [QueryAttribute] { byLevel[level] ?? [] }

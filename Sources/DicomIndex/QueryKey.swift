@@ -13,7 +13,7 @@ public struct QueryKey: Sendable, Hashable {
     public init(tag: Tag, value: String?) {
         self.tag = tag
         self.value = value
-        let keyword = DataDictionary.keyword(for: tag)
+        let keyword = SearchKeys.key(for: tag, at: .instance)?.keyword ?? DataDictionary.keyword(for: tag)
         text = (keyword.isEmpty ? tag.description : keyword) + (value.map { "=" + $0 } ?? "")
     }
 
@@ -30,7 +30,8 @@ public struct QueryKey: Sendable, Hashable {
             value = nil
         }
         guard !key.isEmpty else { throw IndexError(.query, path: "-k \(argument)", "no attribute named before '='") }
-        guard let tag = Tag(parsing: String(key)) else {
+        // The index's own keywords first: Tag(parsing:) would load the whole data dictionary.
+        guard let tag = SearchKeys.tag(keyword: String(key)) ?? Tag(parsing: String(key)) else {
             throw IndexError(.query, path: "-k \(argument)",
                              "'\(key)' is not a DICOM keyword or tag" + (level.map { "; " + SearchKeys.summary(at: $0) } ?? ""))
         }
@@ -73,38 +74,41 @@ public struct SearchKey: Sendable {
     public let isMultiValued: Bool
     let source: KeySource
 
+    /// Keyword, VR and multiplicity are written out (QueryAttributeTests checks them against the
+    /// dictionary) so that a search never loads the data dictionary: that costs milliseconds.
     init(_ source: KeySource) {
         self.source = source
-        let tag: Tag
+        let tag: UInt32, keyword: String, vr: VR, multiValued: Bool
         switch source {
         case .column(let a):
-            tag = a.tag
+            self.tag = a.tag; self.keyword = a.keyword; self.vr = a.vr
             level = a.level
             isMatchable = a.match != .none
+            isMultiValued = a.isMultiValued
+            return
         case .modalitiesInStudy:
-            tag = QueryAttributes.modalitiesInStudy; level = .study; isMatchable = true
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_0061, "ModalitiesInStudy", .CS, true, .study, true)
         case .sopClassesInStudy:
-            tag = QueryAttributes.sopClassesInStudy; level = .study; isMatchable = true
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_0062, "SOPClassesInStudy", .UI, true, .study, true)
         case .numberOfStudyRelatedSeries:
-            tag = QueryAttributes.numberOfStudyRelatedSeries; level = .study; isMatchable = false
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0020_1206, "NumberOfStudyRelatedSeries", .IS, false, .study, false)
         case .numberOfStudyRelatedInstances:
-            tag = QueryAttributes.numberOfStudyRelatedInstances; level = .study; isMatchable = false
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0020_1208, "NumberOfStudyRelatedInstances", .IS, false, .study, false)
         case .numberOfSeriesRelatedInstances:
-            tag = QueryAttributes.numberOfSeriesRelatedInstances; level = .series; isMatchable = false
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0020_1209, "NumberOfSeriesRelatedInstances", .IS, false, .series, false)
         case .availableTransferSyntax:
-            tag = QueryAttributes.availableTransferSyntaxUID; level = .instance; isMatchable = true
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_3002, "AvailableTransferSyntaxUID", .UI, true, .instance, true)
         case .retrieveURL:
-            tag = QueryAttributes.retrieveURL; level = .instance; isMatchable = false
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_1190, "RetrieveURL", .UR, false, .instance, false)
         case .instanceAvailability:
-            tag = QueryAttributes.instanceAvailability; level = .study; isMatchable = false
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_0056, "InstanceAvailability", .CS, false, .study, false)
         case .specificCharacterSet:
-            tag = QueryAttributes.specificCharacterSet; level = .study; isMatchable = false
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_0005, "SpecificCharacterSet", .CS, true, .study, false)
         }
-        let entry = DataDictionary.entry(for: tag)
-        self.tag = tag
-        keyword = entry?.keyword ?? tag.description
-        vr = entry?.vr ?? .UN
-        isMultiValued = (entry?.vm ?? "1") != "1"
+        self.tag = Tag(rawValue: tag)
+        self.keyword = keyword
+        self.vr = vr
+        isMultiValued = multiValued
     }
 
     /// Integer valued (IS, US): matched exactly, returned as numbers.
@@ -164,11 +168,27 @@ public enum SearchKeys {
     ]
 
     private static let byTag: [Tag: SearchKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.tag, $0) })
+    private static let byKeyword: [String: Tag] = Dictionary(uniqueKeysWithValues: all.map { ($0.keyword, $0.tag) })
+
+    /// The tag of a search key's keyword, without the data dictionary.
+    static func tag(keyword: String) -> Tag? { byKeyword[keyword] }
 
     /// Every key usable at `level`, in tag order.
     public static func supported(at level: QueryLevel) -> [SearchKey] {
+        switch level {
+        case .study: return supportedAtStudy
+        case .series: return supportedAtSeries
+        case .instance: return supportedAtInstance
+        }
+    }
+
+    private static func makeSupported(_ level: QueryLevel) -> [SearchKey] {
         all.filter { $0.level.depth <= level.depth }.sorted { $0.tag < $1.tag }
     }
+
+    private static let supportedAtStudy = makeSupported(.study)
+    private static let supportedAtSeries = makeSupported(.series)
+    private static let supportedAtInstance = makeSupported(.instance)
 
     /// The key for `tag` if it is usable at `level`.
     public static func key(for tag: Tag, at level: QueryLevel) -> SearchKey? {

@@ -101,7 +101,13 @@ enum Matching {
     static func match(_ expression: String, _ value: String, multiValued: Bool) -> SQLFragment {
         if hasWildcard(value) {
             let pattern = globPattern(value)
-            guard multiValued else { return SQLFragment("\(expression) GLOB ?", [.text(pattern)]) }
+            guard multiValued else {
+                // The literal prefix as an explicit range, so that an index on the column serves
+                // `Doe*` (SQLite does not derive it from a bound pattern: see SQLiteDatabase).
+                guard let range = prefixRange(value) else { return SQLFragment("\(expression) GLOB ?", [.text(pattern)]) }
+                return SQLFragment("(\(expression) >= ? AND \(expression) < ? AND \(expression) GLOB ?)",
+                                   [.text(range.low), .text(range.high), .text(pattern)])
+            }
             // A value that matches is a substring of the joined values (cheap filter), then the
             // values are split and tried one by one.
             let split = "WITH RECURSIVE split(v, rest) AS (SELECT NULL, \(expression) || '\\' UNION ALL "
@@ -115,6 +121,19 @@ enum Matching {
         return SQLFragment("instr('\\' || \(expression) || '\\', ?) > 0", [.text("\\" + value + "\\")])
     }
 
+    /// The strings that begin with the value's literal prefix (the text before its first `*` or
+    /// `?`) lie in [prefix, prefix with its last character replaced by the next one): UTF-8
+    /// byte order is code point order. nil without a prefix.
+    static func prefixRange(_ value: String) -> (low: String, high: String)? {
+        let prefix = value.unicodeScalars.prefix { $0 != "*" && $0 != "?" }
+        guard let last = prefix.last else { return nil }
+        let next = last.value == 0xD7FF ? 0xE000 : last.value + 1
+        guard let scalar = Unicode.Scalar(next) else { return nil }
+        var high = String.UnicodeScalarView(prefix.dropLast())
+        high.append(scalar)
+        return (String(String.UnicodeScalarView(prefix)), String(high))
+    }
+
     static func inList(_ expression: String, _ values: [String]) -> SQLFragment {
         if values.count == 1 { return SQLFragment("\(expression) = ?", [.text(values[0])]) }
         return SQLFragment("\(expression) IN (\(values.map { _ in "?" }.joined(separator: ", ")))", values.map { .text($0) })
@@ -124,7 +143,7 @@ enum Matching {
 
     static let groupSuffixes = ["_a", "_i", "_p"]
 
-    /// Case-insensitive (Unicode lowercase, as the index stores the groups) on the Alphabetic,
+    /// Case-insensitive (Unicode lowercase and NFC, as the index stores the groups) on the Alphabetic,
     /// Ideographic or Phonetic group; a value with `=` matches group by group. Fuzzy: also
     /// the start of any name component.
     static func personName(_ base: String, _ value: String, multiValued: Bool, fuzzy: Bool) -> SQLFragment? {
@@ -132,7 +151,7 @@ enum Matching {
         guard !values.isEmpty, !values.contains(where: isUniversal) else { return nil }
         var parts: [SQLFragment] = []
         for single in values {
-            let lowered = single.lowercased()
+            let lowered = ValueNormalizer.fold(single)
             if lowered.contains("=") {
                 let groups = lowered.split(separator: "=", omittingEmptySubsequences: false).prefix(3).map(String.init)
                 var terms: [SQLFragment] = []

@@ -259,8 +259,8 @@ struct SearchPlanner {
     }
 
     /// The tables of a level joined to those above. Starting at the studies (CROSS JOIN fixes
-    /// the loop order) walks them in result order through the studies_date index, so only
-    /// small blocks need sorting; an indexed key of a lower level (SeriesInstanceUID, Modality,
+    /// the loop order) walks them in result order through the studies_order, series_order and
+    /// instances_order indexes, so nothing needs sorting; an indexed key of a lower level (SeriesInstanceUID, Modality,
     /// SOPInstanceUID) lets SQLite start there instead.
     static func from(_ level: QueryLevel, startAtStudies: Bool) -> String {
         let join = startAtStudies ? "CROSS JOIN" : "JOIN"
@@ -274,10 +274,16 @@ struct SearchPlanner {
 
     /// Studies by StudyDate, StudyTime, StudyInstanceUID; series then by SeriesNumber,
     /// SeriesInstanceUID; instances then by InstanceNumber, SOPInstanceUID. Missing values last.
+    /// Written as `x IS NULL, x` (not NULLS LAST) to be the key order of the *_order indexes
+    /// (IndexSchema); the study and series rowids, which change nothing (the UIDs are unique),
+    /// tell SQLite that each outer row is distinct, so a walk of those indexes comes out sorted
+    /// and nothing is sorted.
     static func order(_ level: QueryLevel) -> String {
-        var terms = ["st.study_date NULLS LAST", "st.study_time NULLS LAST", "st.study_uid"]
-        if level.depth >= 1 { terms += ["se.series_number NULLS LAST", "se.series_uid"] }
-        if level.depth >= 2 { terms += ["i.instance_number NULLS LAST", "i.sop_uid"] }
+        var terms = ["st.study_date IS NULL", "st.study_date", "st.study_time IS NULL", "st.study_time", "st.study_uid", "st.study_pk"]
+        if level.depth >= 1 {
+            terms += ["se.series_number IS NULL", "se.series_number", "se.series_uid", "se.series_pk"]
+        }
+        if level.depth >= 2 { terms += ["i.instance_number IS NULL", "i.instance_number", "i.sop_uid"] }
         return terms.joined(separator: ", ")
     }
 }

@@ -56,6 +56,37 @@ public struct SearchResult: Sendable {
     }
 }
 
+/// One row of a search as SQLite holds it, valid only inside the search's callback: the JSON
+/// writer reads its values as bytes, without a String or a SearchResult per row.
+public struct SearchRow {
+    /// What to read per column, without touching the column structs in the loop.
+    enum Reader { case text(Int32), integer(Int32), constant(SearchValue?), retrieveURL }
+
+    let statement: Statement
+    let readers: [Reader]
+    let pathIndex: Int32?
+    let retrieveURL: ((String) -> String)?
+    public let columns: [SearchColumn]
+
+    /// The file as the index stores it (instance level).
+    public var storedPath: String? { pathIndex.flatMap { statement.text($0) } }
+
+    /// The value of column `i` as SearchResult has it.
+    func value(_ i: Int) -> SearchValue? {
+        switch readers[i] {
+        case .text(let index): return statement.text(index).map { .text($0) }
+        case .integer(let index): return statement.isNull(index) ? nil : .integer(statement.int(index))
+        case .constant(let value): return value
+        case .retrieveURL: return storedPath.flatMap { p in retrieveURL.map { .text($0(p)) } }
+        }
+    }
+
+    /// The row as a value that outlives the callback.
+    public var result: SearchResult {
+        SearchResult(columns: columns, values: readers.indices.map(value), storedPath: storedPath)
+    }
+}
+
 extension ArchiveIndex {
     /// Runs a planned search: one statement, each row handed to `body` as it comes (nothing is
     /// collected). `retrieveURL` makes the RetrieveURL of an instance from its stored path;
@@ -63,14 +94,17 @@ extension ArchiveIndex {
     @discardableResult
     public func search(_ plan: SearchPlan, retrieveURL: ((String) -> String)? = nil,
                        _ body: (SearchResult) throws -> Void) throws -> Int {
-        prepareForReading()
+        try searchRows(plan, retrieveURL: retrieveURL) { try body($0.result) }
+    }
+
+    /// The same, rows as SQLite holds them (see SearchRow).
+    @discardableResult
+    public func searchRows(_ plan: SearchPlan, retrieveURL: ((String) -> String)? = nil,
+                           _ body: (SearchRow) throws -> Void) throws -> Int {
         let statement = try database.prepare(plan.sql)
         defer { statement.reset() }
         statement.bind(plan.bindings)
-        let columns = plan.columns
-        // What to read per column, without touching the column structs in the loop.
-        enum Reader { case text(Int32), integer(Int32), constant(SearchValue?), retrieveURL }
-        let readers: [Reader] = columns.map { column in
+        let readers: [SearchRow.Reader] = plan.columns.map { column in
             if let index = column.sqlIndex { return column.isInteger ? .integer(index) : .text(index) }
             switch column.key.source {
             case .specificCharacterSet: return .constant(.text(SearchResult.characterSet))
@@ -79,20 +113,11 @@ extension ArchiveIndex {
             default: return .constant(nil)
             }
         }
+        let row = SearchRow(statement: statement, readers: readers, pathIndex: plan.pathIndex, retrieveURL: retrieveURL,
+                            columns: plan.columns)
         var count = 0
         while try statement.step() {
-            let path = plan.pathIndex.flatMap { statement.text($0) }
-            var values: [SearchValue?] = []
-            values.reserveCapacity(readers.count)
-            for reader in readers {
-                switch reader {
-                case .text(let index): values.append(statement.text(index).map { .text($0) })
-                case .integer(let index): values.append(statement.isNull(index) ? nil : .integer(statement.int(index)))
-                case .constant(let value): values.append(value)
-                case .retrieveURL: values.append(path.flatMap { p in retrieveURL.map { .text($0(p)) } })
-                }
-            }
-            try body(SearchResult(columns: columns, values: values, storedPath: path))
+            try body(row)
             count += 1
         }
         return count
@@ -102,7 +127,6 @@ extension ArchiveIndex {
     /// `--format paths`). Returns the number of files.
     @discardableResult
     public func searchPaths(_ plan: SearchPlan, _ body: (String) throws -> Void) throws -> Int {
-        prepareForReading()
         let statement = try database.prepare(plan.pathsSQL)
         defer { statement.reset() }
         statement.bind(plan.pathsBindings)
@@ -124,11 +148,5 @@ extension ArchiveIndex {
         var lines: [String] = []
         while try statement.step() { lines.append(statement.text(3) ?? "") }
         return lines
-    }
-
-    /// Memory-mapped reads: a search touches pages all over the file, and mapping them saves a
-    /// read() per page (half the time of a cold query on a large index).
-    private func prepareForReading() {
-        try? database.execute("PRAGMA mmap_size=1073741824")
     }
 }

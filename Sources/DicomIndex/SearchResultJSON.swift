@@ -9,8 +9,11 @@ import DicomCore
 /// would read its UTF-8 as the default repertoire.)
 public struct SearchResultJSON: Sendable {
     private struct Column: Sendable {
-        /// `"ggggeeee":{"vr":"XX"` with the layout's spacing.
-        let head: [UInt8]
+        /// `"ggggeeee":{"vr":"XX","Value":[` with the layout's spacing: the start of a column
+        /// with a value.
+        let open: [UInt8]
+        /// `"ggggeeee":{"vr":"XX"}`: a column without one.
+        let empty: [UInt8]
         let vr: VR
     }
 
@@ -18,17 +21,30 @@ public struct SearchResultJSON: Sendable {
     private let pretty: Bool
     /// Nesting of the result object: 0 alone, 1 as a member of an array.
     private let depth: Int
+    /// The break before each item of a value, the end of a value and its column (`]}`), the
+    /// end of the object: made once per search, so that a row is a few appends per column.
+    private let itemBreak: [UInt8], close: [UInt8], objectClose: [UInt8]
 
     public init(columns: [SearchColumn], pretty: Bool, depth: Int = 0) {
         self.pretty = pretty
         self.depth = depth
-        let memberIndent = pretty ? "\n" + String(repeating: "  ", count: depth + 1) : ""
-        let innerIndent = pretty ? "\n" + String(repeating: "  ", count: depth + 2) : ""
-        let colon = pretty ? ": " : ":"
+        // Built as bytes: a search makes these once, and a String per piece showed in profiles.
+        func newline(_ level: Int) -> [UInt8] { pretty ? [10] + [UInt8](repeating: 32, count: 2 * level) : [] }
+        let colon: [UInt8] = pretty ? [58, 32] : [58]
+        func quoted(_ text: StaticString) -> [UInt8] { [34] + text.withUTF8Buffer { Array($0) } + [34] }
+        let valueOpen = [44] + newline(depth + 2) + quoted("Value") + colon + [91]
+        let columnClose = newline(depth + 1) + [125]
+        let vrKey = newline(depth + 2) + quoted("vr") + colon
+        let hex = Array("0123456789ABCDEF".utf8)
         self.columns = columns.map { column in
-            let head = memberIndent + "\"\(column.tag.hexString)\"\(colon){" + innerIndent + "\"vr\"\(colon)\"\(column.vr.rawValue)\""
-            return Column(head: Array(head.utf8), vr: column.vr)
+            var head = newline(depth + 1) + [34]
+            for shift in stride(from: 28, through: 0, by: -4) { head.append(hex[Int(column.tag.rawValue >> UInt32(shift) & 0xF)]) }
+            head += [34] + colon + [123] + vrKey + [34] + Array(column.vr.rawValue.utf8) + [34]
+            return Column(open: head + valueOpen, empty: head + columnClose, vr: column.vr)
         }
+        itemBreak = newline(depth + 3)
+        close = newline(depth + 2) + [93] + columnClose
+        objectClose = (columns.isEmpty ? [] : newline(depth)) + [125]
     }
 
     /// Appends one result's object (no separator, no newline).
@@ -36,13 +52,30 @@ public struct SearchResultJSON: Sendable {
         out.append(UInt8(ascii: "{"))
         for (i, column) in columns.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: column.head)
-            if let value = result.values[i] { appendValue(value, vr: column.vr, to: &out) }
-            newline(depth + 1, &out)
-            out.append(UInt8(ascii: "}"))
+            appendValue(result.values[i], column, to: &out)
         }
-        if !columns.isEmpty { newline(depth, &out) }
-        out.append(UInt8(ascii: "}"))
+        out.append(contentsOf: objectClose)
+    }
+
+    /// The same for a row as SQLite holds it: text is written from SQLite's bytes.
+    public func append(_ row: SearchRow, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (i, column) in columns.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            switch row.readers[i] {
+            case .text(let index):
+                row.statement.withText(index) { appendText($0, column, to: &out) }
+            case .integer(let index):
+                if row.statement.isNull(index) {
+                    out.append(contentsOf: column.empty)
+                } else {
+                    appendInteger(row.statement.int(index), column, to: &out)
+                }
+            case .constant, .retrieveURL:
+                appendValue(row.value(i), column, to: &out)
+            }
+        }
+        out.append(contentsOf: objectClose)
     }
 
     @inline(__always)
@@ -61,43 +94,67 @@ public struct SearchResultJSON: Sendable {
         if pretty { out.append(32) }
     }
 
-    /// `,"Value":[…]` as DicomJSONEncoder.writeValues does for the VRs the index returns.
-    private func appendValue(_ value: SearchValue, vr: VR, to out: inout [UInt8]) {
-        let valueLevel = depth + 2, itemLevel = depth + 3
+    /// One column: `"ggggeeee":{"vr":"XX","Value":[…]}` as DicomJSONEncoder.writeValues does for
+    /// the VRs the index returns, or without "Value" when there is none.
+    private func appendValue(_ value: SearchValue?, _ column: Column, to out: inout [UInt8]) {
         switch value {
-        case .integer(let n):
-            out.append(UInt8(ascii: ","))
-            key("Value", valueLevel, &out)
-            out.append(UInt8(ascii: "["))
-            newline(itemLevel, &out)
-            out.append(contentsOf: String(n).utf8)
-            newline(valueLevel, &out)
-            out.append(UInt8(ascii: "]"))
-        case .text(let text):
+        case nil:
+            out.append(contentsOf: column.empty)
+        case .integer(let n)?:
+            appendInteger(n, column, to: &out)
+        case .text(let text)?:
             var text = text
-            text.withUTF8 { bytes in
-                // Nothing but padding is no value.
-                guard bytes.contains(where: { $0 != 0x20 && $0 != 0 }) else { return }
-                out.append(UInt8(ascii: ","))
-                key("Value", valueLevel, &out)
-                out.append(UInt8(ascii: "["))
-                var first = true
-                Self.forEachValue(bytes, vr: vr) { single in
-                    if !first { out.append(UInt8(ascii: ",")) }
-                    first = false
-                    newline(itemLevel, &out)
-                    if vr == .PN {
-                        appendName(single, level: itemLevel, to: &out)
-                    } else if vr == .IS || vr == .DS {
-                        appendNumber(String(decoding: single, as: UTF8.self), integer: vr == .IS, to: &out)
-                    } else {
-                        Self.appendQuoted(single, to: &out)
-                    }
-                }
-                newline(valueLevel, &out)
-                out.append(UInt8(ascii: "]"))
+            text.withUTF8 { appendText($0, column, to: &out) }
+        }
+    }
+
+    private func appendInteger(_ n: Int64, _ column: Column, to out: inout [UInt8]) {
+        out.append(contentsOf: column.open)
+        out.append(contentsOf: itemBreak)
+        Self.appendDecimal(n, to: &out)
+        out.append(contentsOf: close)
+    }
+
+    /// The digits of `n`, without a String.
+    static func appendDecimal(_ n: Int64, to out: inout [UInt8]) {
+        if n < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = n.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var i = buffer.count
+            repeat {
+                i -= 1
+                buffer[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[i...]))
+        }
+    }
+
+    private func appendText(_ bytes: UnsafeBufferPointer<UInt8>?, _ column: Column, to out: inout [UInt8]) {
+        // Nothing but padding is no value.
+        guard let bytes, bytes.contains(where: { $0 != 0x20 && $0 != 0 }) else {
+            out.append(contentsOf: column.empty)
+            return
+        }
+        let vr = column.vr, itemLevel = depth + 3
+        out.append(contentsOf: column.open)
+        var first = true
+        Self.forEachValue(bytes, vr: vr) { single in
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            out.append(contentsOf: itemBreak)
+            if vr == .PN {
+                appendName(single, level: itemLevel, to: &out)
+            } else if vr == .IS || vr == .DS {
+                appendNumber(String(decoding: single, as: UTF8.self), integer: vr == .IS, to: &out)
+            } else {
+                Self.appendQuoted(single, to: &out)
             }
         }
+        out.append(contentsOf: close)
     }
 
     /// The values DataElement.strings gives, as UTF-8: split at backslashes (not LT, ST, UT,
@@ -159,7 +216,7 @@ public struct SearchResultJSON: Sendable {
     /// DicomJSONEncoder's own rules (rare here: the index keeps IS as integers).
     private func appendNumber(_ text: String, integer: Bool, to out: inout [UInt8]) {
         if integer, let n = Int(text) {
-            out.append(contentsOf: String(n).utf8)
+            Self.appendDecimal(Int64(n), to: &out)
             return
         }
         var writer = JSONWriter()

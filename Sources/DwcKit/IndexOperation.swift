@@ -118,9 +118,14 @@ public struct IndexOperation: Sendable {
         let locationCopy = location
         var done = 0
         var waitTime = 0.0, writeTime = 0.0
-        // Batch k+1 is parsed on the worker threads while batch k is written.
-        let batches = stride(from: 0, to: toParse.count, by: batchSize).map {
-            Array(toParse[$0..<min($0 + batchSize, toParse.count)])
+        // Batch k+1 is parsed on the worker threads while batch k is written. The first batch is
+        // small: nothing overlaps its parsing, so the writer should start soon.
+        var batches: [[(file: FoundFile, stored: String)]] = []
+        var next = 0
+        while next < toParse.count {
+            let size = batches.isEmpty ? min(batchSize, 64) : batchSize
+            batches.append(Array(toParse[next..<min(next + size, toParse.count)]))
+            next += size
         }
         let jobs = self.jobs
         let ahead = Mutex<ParsedBatch?>(nil)

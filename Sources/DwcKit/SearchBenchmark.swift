@@ -6,17 +6,40 @@ import DicomParser
 public struct SearchBenchmark: Sendable {
     public init() {}
 
-    /// Runs `operation` `rounds` times, output discarded; median seconds and the result count.
-    public func time(_ operation: SearchOperation, rounds: Int) throws -> (median: Double, results: Int) {
-        var samples: [Double] = []
+    /// Medians over the rounds, in seconds, and the result count.
+    public struct Timing: Sendable {
+        /// Opening the index (read-only, schema check) for one search.
+        public var open: Double
+        /// The search on an index already open, output produced (JSON bytes…) and discarded:
+        /// what a library call on an open database costs.
+        public var query: Double
+        /// Both, as one `dwc search` does them after its process started.
+        public var openAndQuery: Double
+        public var results: Int
+    }
+
+    /// Times `operation` `rounds` times each way: the open alone, the query on one open index
+    /// (its first run, which prepares the statement and warms the cache, is not counted), and
+    /// open plus query on a fresh index each round.
+    public func time(_ operation: SearchOperation, rounds: Int) throws -> Timing {
+        let rounds = max(1, rounds)
+        func median(_ samples: [Double]) -> Double { samples.sorted()[samples.count / 2] }
+        var open: [Double] = [], query: [Double] = [], both: [Double] = []
         var results = 0
-        for _ in 0..<max(1, rounds) {
-            let start = monotonicSeconds()
-            results = try operation.run(write: { _ in })
-            samples.append(monotonicSeconds() - start)
+        let index = try operation.openIndex()
+        results = try operation.run(on: index, write: { _ in })
+        for _ in 0..<rounds {
+            var start = monotonicSeconds()
+            _ = try operation.openIndex()
+            open.append(monotonicSeconds() - start)
+            start = monotonicSeconds()
+            results = try operation.run(on: index, write: { _ in })
+            query.append(monotonicSeconds() - start)
+            start = monotonicSeconds()
+            _ = try operation.run(write: { _ in })
+            both.append(monotonicSeconds() - start)
         }
-        samples.sort()
-        return (samples[samples.count / 2], results)
+        return Timing(open: median(open), query: median(query), openAndQuery: median(both), results: results)
     }
 
     /// Fills an index with `instances` synthetic instances (12 per series, 3 series per study),

@@ -1,5 +1,6 @@
 import DicomCore
 import DicomIndex
+import Foundation
 import Testing
 
 @Suite struct IndexStorageTests {
@@ -19,5 +20,95 @@ import Testing
         #expect(known["https://h/a.dcm"]?.stamp == remote.stamp)
         #expect(known["https://h/junk"]?.stamp.etag == "W/\"j\"")
         #expect(known[local.path]?.stamp.etag == nil)
+    }
+}
+
+@Suite struct IndexReadingTests {
+    /// Readers open read-only: a search runs while another connection holds the write lock
+    /// mid-transaction, sees the last committed state, and never blocks that writer.
+    @Test func readersWorkWhileAWriterIsMidTransaction() throws {
+        let index = try TestIndex([study("1.1", ["StudyDescription": "before"])])
+        let path = index.directory + "/index.sqlite"
+        let writer = try ArchiveIndex(path: path, create: true)
+        try writer.database.execute("BEGIN IMMEDIATE; UPDATE studies SET study_description = 'after'")
+        let reader = try ArchiveIndex(path: path, create: false)
+        #expect(reader.isReadOnly)
+        func description(_ index: ArchiveIndex) throws -> String? {
+            var results: [SearchResult] = []
+            var query = SearchQuery(level: .study)
+            query.keys = [try QueryKey(parsing: "StudyDescription")]
+            try index.search(try query.plan()) { results.append($0) }
+            return results.first?.value(Tag(0x0008, 0x1030))?.description
+        }
+        #expect(try description(reader) == "before")
+        try writer.database.execute("COMMIT")
+        #expect(try description(reader) == "after")
+        // The reader's connection refuses writes of its own.
+        #expect(throws: IndexError.self) { try reader.database.execute("UPDATE studies SET study_description = 'x'") }
+        // And a writer commits while the reader's connection is open.
+        try writer.database.execute("BEGIN IMMEDIATE; UPDATE studies SET study_description = 'again'; COMMIT")
+        #expect(try description(reader) == "again")
+    }
+
+    /// Opening for reading sets no pragma that writes: an index in rollback-journal mode stays so.
+    @Test func readingLeavesTheJournalModeAlone() throws {
+        let index = try TestIndex()
+        let path = index.directory + "/rollback.sqlite"
+        _ = try ArchiveIndex(path: path, create: true)  // made in WAL mode, then closed
+        try SQLiteDatabase(path: path).execute("PRAGMA journal_mode=DELETE")
+        let reader = try ArchiveIndex(path: path, create: false)
+        let mode = try reader.database.prepare("PRAGMA journal_mode")
+        #expect(try mode.step())
+        #expect(mode.text(0) == "delete")
+    }
+
+    @Test func readersReportMissingForeignAndStaleIndexes() throws {
+        let index = try TestIndex([study("1.1")])
+        let empty = index.directory + "/empty.sqlite"
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
+        #expect { try ArchiveIndex(path: empty, create: false) } throws: {
+            ($0 as? IndexError)?.kind == .database && "\($0)".contains("no index here")
+        }
+        let junk = index.directory + "/junk.sqlite"
+        #expect(FileManager.default.createFile(atPath: junk, contents: Data(String(repeating: "junk ", count: 400).utf8)))
+        #expect { try ArchiveIndex(path: junk, create: false) } throws: { ($0 as? IndexError)?.kind == .database }
+        let path = index.directory + "/index.sqlite"
+        try SQLiteDatabase(path: path).execute("UPDATE dwc_meta SET value = '0' WHERE key = 'schema_version'")
+        #expect { try ArchiveIndex(path: path, create: false) } throws: {
+            ($0 as? IndexError)?.kind == .stale && "\($0)".contains("dwc index --rebuild")
+        }
+    }
+
+    /// The one write a reader makes (a scanned frame table) goes through a second connection.
+    @Test func aReadOnlyIndexStillStoresFrameTables() throws {
+        let index = try TestIndex([study("1.1")])
+        let reader = try ArchiveIndex(path: index.directory + "/index.sqlite", create: false)
+        let stored = try #require(try reader.instance(sopUID: "1.1.1.1"))
+        try reader.storeFrameTable([1, 2, 3], sopUID: stored.sopUID, stamp: stored.stamp)
+        #expect(try reader.instance(sopUID: "1.1.1.1")?.frameTable == [1, 2, 3])
+    }
+}
+
+@Suite struct RecordValueTests {
+    /// Integers read from IS and US bytes agree with DataSet.int, including the forms the
+    /// byte path leaves to it (several values, signs, padding).
+    @Test func integersAsDataSetReadsThem() throws {
+        let cases: [(series: String, instance: String, expected: (Int64?, Int64?))] = [
+            ("+7 ", " -3", (7, -3)),
+            ("12\\13", "x\\5", (12, 5)),
+            ("", "007", (nil, 7)),
+        ]
+        for (n, c) in cases.enumerated() {
+            let t = try TestIndex([TestInstance(study: "1.\(n)", series: "1.\(n).1", sop: "1.\(n).1.1",
+                                                ["SeriesNumber": c.series, "InstanceNumber": c.instance, "Rows": "513"])])
+            let result = try #require(try t.search(.instance, ["SeriesNumber", "InstanceNumber", "Rows"]).first)
+            func number(_ tag: Tag) -> Int64? {
+                if case .integer(let n)? = result.value(tag) { return n }
+                return nil
+            }
+            #expect(number(Tag(0x0020, 0x0011)) == c.expected.0, "\(c.series)")
+            #expect(number(Tag(0x0020, 0x0013)) == c.expected.1, "\(c.instance)")
+            #expect(number(Tag(0x0028, 0x0010)) == 513)
+        }
     }
 }

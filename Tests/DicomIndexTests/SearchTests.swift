@@ -60,6 +60,21 @@ extension SearchTests {
             #expect(try t.uids(.study, ["StudyDescription=?"]).isEmpty)
         }
 
+        /// A prefix wildcard is answered through an explicit index range: values at the edges of
+        /// that range, and non-ASCII last characters, still match exactly as GLOB does.
+        @Test func prefixWildcardsAtTheEdgesOfTheirRange() throws {
+            let ids = ["AB", "ABC", "AB\u{7F}x", "AC", "Aé", "Aéz", "Af", "A\u{D7FF}x", "A\u{E000}", "AA"]
+            let t = try TestIndex(ids.enumerated().map { study("1.\($0.offset)", ["PatientID": $0.element]) })
+            func matching(_ pattern: String) throws -> Set<String> {
+                Set(try t.search(.study, ["PatientID=" + pattern]).compactMap { $0.value(Tag(0x0010, 0x0020))?.description })
+            }
+            #expect(try matching("AB*") == ["AB", "ABC", "AB\u{7F}x"])
+            #expect(try matching("Aé*") == ["Aé", "Aéz"])
+            #expect(try matching("A\u{D7FF}*") == ["A\u{D7FF}x"])
+            #expect(try matching("A*") == Set(ids))
+            #expect(try matching("A?") == ["AB", "AC", "Aé", "Af", "A\u{E000}", "AA"])
+        }
+
         @Test func likeMetacharactersMatchLiterally() throws {
             let t = try TestIndex([
                 TestInstance(study: "1.1", series: "1.1.1", sop: "1.1.1.1", ["AccessionNumber": "100%", "SeriesDescription": "T1_MPRAGE"]),
@@ -217,6 +232,18 @@ extension SearchTests {
             #expect(try t.uids(.study, ["PatientName=?imkov?^eva"]) == ["1.1", "1.2"], "? is one character, not one byte")
             #expect(try t.uids(.study, ["PatientName=?imková^eva"]) == ["1.1"])
             #expect(try t.uids(.study, ["PatientName=šimková"]).isEmpty, "still whole-value matching")
+        }
+
+        /// Names typed or stored with combining marks (NFD) match their precomposed form (NFC).
+        @Test func personNamesMatchAcrossUnicodeNormalizationForms() throws {
+            let decomposed = "S\u{030C}imkova\u{0301}^Eva"  // Š and á as letter + combining mark
+            let precomposed = "\u{0160}imkov\u{00E1}^Eva"
+            #expect(Array(decomposed.utf8) != Array(precomposed.utf8))
+            let t = try TestIndex([study("1.1", ["PatientName": decomposed]), study("1.2", ["PatientName": precomposed])])
+            #expect(try t.uids(.study, ["PatientName=\u{0161}imkov\u{00E1}*"]) == ["1.1", "1.2"])
+            #expect(try t.uids(.study, ["PatientName=s\u{030C}imkova\u{0301}^eva"]) == ["1.1", "1.2"])
+            #expect(try t.uids(.study, ["PatientName=?imkov?^eva"]) == ["1.1", "1.2"], "one character each, whichever form was stored")
+            #expect(try t.uids(.study, ["PatientName=*kov\u{00E1}"], configure: { $0.fuzzy = true }) == ["1.1", "1.2"])
         }
 
         @Test func latin1NamesAreDecodedAndMatched() throws {
@@ -517,6 +544,24 @@ extension SearchTests {
                     try DicomJSONEncoder(options: DicomJSONOptions(pretty: pretty)).write(result.dataSet, to: &writer)
                     writer.endArray()
                     #expect(String(decoding: member, as: UTF8.self) == writer.string)
+                }
+            }
+            // Rows written straight from SQLite's bytes (what dwc search does) are the same bytes.
+            var query = SearchQuery(level: .instance)
+            query.allFields = true
+            let plan = try query.plan()
+            for pretty in [false, true] {
+                for depth in [0, 1] {
+                    let encoder = SearchResultJSON(columns: plan.columns, pretty: pretty, depth: depth)
+                    var rows = 0
+                    try t.index.searchRows(plan, retrieveURL: { "file:///r/" + $0 }) { row in
+                        var fromRow: [UInt8] = [], fromResult: [UInt8] = []
+                        encoder.append(row, to: &fromRow)
+                        encoder.append(row.result, to: &fromResult)
+                        #expect(fromRow == fromResult, "pretty: \(pretty), depth: \(depth)")
+                        rows += 1
+                    }
+                    #expect(rows == 2)
                 }
             }
             let object = try jsonObject(results[0])

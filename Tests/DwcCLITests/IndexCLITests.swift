@@ -59,6 +59,23 @@ import Testing
         #expect(try count("SELECT count(*) FROM instances", index: index) == 35)
         _ = try DwcProcess.run(["index", "-A", files.directory])
         #expect(try count("SELECT count(*) FROM instances", index: index) == 34)
+        // A whole study gone: its series and study rows go too, and nothing is left pointing at them.
+        let db = try SQLiteDatabase(path: index)
+        let paths = try db.prepare("""
+            SELECT i.path FROM instances i JOIN series s USING (series_pk) JOIN studies t USING (study_pk)
+            WHERE t.study_uid = '2.25.100000'
+            """)
+        var gone = 0
+        while try paths.step() {
+            try FileManager.default.removeItem(atPath: files.directory + "/" + (paths.text(0) ?? ""))
+            gone += 1
+        }
+        #expect(gone > 0)
+        _ = try DwcProcess.run(["index", "-A", files.directory])
+        #expect(try count("SELECT count(*) FROM studies", index: index) == 5)
+        #expect(try count("SELECT count(*) FROM studies WHERE study_uid = '2.25.100000'", index: index) == 0)
+        #expect(try count("SELECT count(*) FROM series WHERE num_instances = 0", index: index) == 0)
+        #expect(try count("SELECT count(*) FROM pragma_foreign_key_check", index: index) == 0)
     }
 
     @Test func reportsBadFilesAndDuplicatesAndCompletes() throws {
@@ -112,6 +129,10 @@ import Testing
         let check = try db.prepare("PRAGMA integrity_check")
         #expect(try check.step())
         #expect(check.text(0) == "ok")
+        // No series without its study, no instance without its series (SQLite does not enforce
+        // the references while writing: ArchiveIndex keeps them).
+        let orphans = try db.prepare("PRAGMA foreign_key_check")
+        #expect(try !orphans.step())
     }
 
     @Test func rejectsAnIndexThatIsNotSQLiteAndAStaleOne() throws {
