@@ -202,7 +202,7 @@ public final class ArchiveIndex {
 
     private func writer() throws -> WriterStatements {
         if let writerStatements { return writerStatements }
-        let made = try WriterStatements(database)
+        let made = try WriterStatements(try writableDatabase())
         writerStatements = made
         return made
     }
@@ -210,8 +210,10 @@ public final class ArchiveIndex {
     /// Records a batch in one transaction; `isLive(path)` tells whether a stored path still
     /// holds a file (to tell a duplicate from a moved file).
     public func record(_ files: [IndexedFile], isLive: (String) -> Bool) throws -> [RecordOutcome] {
-        let st = try writer()
-        return try database.writeTransaction {
+        // An index opened for reading records through its writable connection (retrieve-frames
+        // re-reads an object that changed since it was indexed).
+        let st = try writer(), db = try writableDatabase()
+        return try db.writeTransaction {
             var touched = Touched()
             var outcomes: [RecordOutcome] = []
             outcomes.reserveCapacity(files.count)
@@ -368,13 +370,13 @@ public final class ArchiveIndex {
     /// Forgets files that are gone (their instances too); returns how many instances went.
     public func remove(paths: [String]) throws -> Int {
         guard !paths.isEmpty else { return 0 }
-        let st = try writer()
-        return try database.writeTransaction {
+        let st = try writer(), db = try writableDatabase()
+        return try db.writeTransaction {
             var touched = Touched()
             var removed = 0
             for path in paths {
                 try removeInstance(atPath: path, st: st, touched: &touched)
-                removed += database.changes
+                removed += db.changes
                 try st.deleteFile.run([.text(path)])
             }
             try refreshAggregates(touched, st: st)
