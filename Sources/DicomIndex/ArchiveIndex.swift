@@ -81,10 +81,14 @@ public final class ArchiveIndex {
                 // b-tree pages a bulk load touches in memory. Foreign keys are not enforced
                 // (a quarter of the writer's SQLite time): the writer keeps the references by
                 // construction (parents upserted first, emptied parents deleted last), and the
-                // tests run PRAGMA foreign_key_check after concurrent runs.
+                // tests run PRAGMA foreign_key_check after concurrent runs. The WAL is
+                // checkpointed every 64 MiB instead of every 4 MiB: a bulk load rewrites the same
+                // b-tree pages batch after batch, and each checkpoint copied them again (a cold
+                // index of the 5,000-file corpus took about 9% less time); closing the last
+                // connection still checkpoints and removes the WAL.
                 try database.execute("""
                     PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;
-                    PRAGMA cache_size=-32768
+                    PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16384
                     """)
                 return
             } catch let error as IndexError where error.message.contains("locked") && attempt < 200 {
