@@ -81,10 +81,14 @@ public final class ArchiveIndex {
                 // b-tree pages a bulk load touches in memory. Foreign keys are not enforced
                 // (a quarter of the writer's SQLite time): the writer keeps the references by
                 // construction (parents upserted first, emptied parents deleted last), and the
-                // tests run PRAGMA foreign_key_check after concurrent runs.
+                // tests run PRAGMA foreign_key_check after concurrent runs. The WAL is
+                // checkpointed every 64 MiB instead of every 4 MiB: a bulk load rewrites the same
+                // b-tree pages batch after batch, and each checkpoint copied them again (a cold
+                // index of the 5,000-file corpus took about 9% less time); closing the last
+                // connection still checkpoints and removes the WAL.
                 try database.execute("""
                     PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;
-                    PRAGMA cache_size=-32768
+                    PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16384
                     """)
                 return
             } catch let error as IndexError where error.message.contains("locked") && attempt < 200 {
@@ -202,7 +206,7 @@ public final class ArchiveIndex {
 
     private func writer() throws -> WriterStatements {
         if let writerStatements { return writerStatements }
-        let made = try WriterStatements(database)
+        let made = try WriterStatements(try writableDatabase())
         writerStatements = made
         return made
     }
@@ -210,8 +214,10 @@ public final class ArchiveIndex {
     /// Records a batch in one transaction; `isLive(path)` tells whether a stored path still
     /// holds a file (to tell a duplicate from a moved file).
     public func record(_ files: [IndexedFile], isLive: (String) -> Bool) throws -> [RecordOutcome] {
-        let st = try writer()
-        return try database.writeTransaction {
+        // An index opened for reading records through its writable connection (retrieve-frames
+        // re-reads an object that changed since it was indexed).
+        let st = try writer(), db = try writableDatabase()
+        return try db.writeTransaction {
             var touched = Touched()
             var outcomes: [RecordOutcome] = []
             outcomes.reserveCapacity(files.count)
@@ -368,13 +374,13 @@ public final class ArchiveIndex {
     /// Forgets files that are gone (their instances too); returns how many instances went.
     public func remove(paths: [String]) throws -> Int {
         guard !paths.isEmpty else { return 0 }
-        let st = try writer()
-        return try database.writeTransaction {
+        let st = try writer(), db = try writableDatabase()
+        return try db.writeTransaction {
             var touched = Touched()
             var removed = 0
             for path in paths {
                 try removeInstance(atPath: path, st: st, touched: &touched)
-                removed += database.changes
+                removed += db.changes
                 try st.deleteFile.run([.text(path)])
             }
             try refreshAggregates(touched, st: st)

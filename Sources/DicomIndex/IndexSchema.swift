@@ -17,8 +17,25 @@ enum IndexSchema {
         }
     }
 
-    /// Values of the search columns of one attribute, in `searchColumns(for:)` order.
-    static func appendSearchValues(for a: QueryAttribute, text: String?, to values: inout [SQLValue]) {
+    /// Values of the search columns of one attribute, in `searchColumns(for:)` order, from
+    /// `cache` when the same text was normalised before.
+    static func appendSearchValues(for a: QueryAttribute, text: String?, to values: inout [SQLValue],
+                                   cache: SearchValueCache?) {
+        switch a.match {
+        case .personName, .time, .dateTime:
+            guard let cache, let text else { break }
+            let key = SearchValueCache.Key(match: a.match, text: text)
+            if let known = cache.entries[key] {
+                values += known
+            } else {
+                let start = values.count
+                appendSearchValues(for: a, text: text, to: &values, cache: nil)
+                cache.insert(key, Array(values[start...]))
+            }
+            return
+        default:
+            return
+        }
         switch a.match {
         case .personName:
             if let text {
@@ -117,5 +134,26 @@ enum IndexSchema {
               message TEXT) WITHOUT ROWID
             """,
         ]
+    }
+}
+
+/// Search-column values already derived from a text (person name groups folded for matching,
+/// times in seconds, normalised date-times). The files of one study repeat the same names,
+/// dates and times, and folding a name costs tens of times more than a lookup. One per parsing
+/// thread: not shared, so without locks. Bounded: emptied when full.
+public final class SearchValueCache {
+    struct Key: Hashable {
+        let match: MatchKind
+        let text: String
+    }
+
+    private(set) var entries: [Key: [SQLValue]] = [:]
+    private let capacity: Int
+
+    public init(capacity: Int = 4096) { self.capacity = capacity }
+
+    func insert(_ key: Key, _ value: [SQLValue]) {
+        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        entries[key] = value
     }
 }

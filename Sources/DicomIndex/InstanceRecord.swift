@@ -39,8 +39,9 @@ public struct InstanceRecord: Sendable {
     public var frameTable: [UInt8]?
 
     /// Reads the record out of a parsed header. Throws when the UIDs that place the instance in
-    /// the hierarchy are missing.
-    public init(file: DicomFile, path: String, stamp: FileStamp) throws {
+    /// the hierarchy are missing. `cache` (one per thread) spares re-deriving the search values
+    /// of texts that earlier files of the same thread had.
+    public init(file: DicomFile, path: String, stamp: FileStamp, cache: SearchValueCache? = nil) throws {
         let ds = file.dataSet
         func required(_ tag: Tag, _ name: String) throws -> String {
             guard let value = ds.string(tag), !value.isEmpty else {
@@ -66,7 +67,7 @@ public struct InstanceRecord: Sendable {
                 var text = ds[attribute.tag].flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
                 if text == nil, attribute.tag == .sopClassUID { text = file.fileMeta.string(.mediaStorageSOPClassUID) }
                 values.append(SQLValue(text))
-                IndexSchema.appendSearchValues(for: attribute, text: text, to: &values)
+                IndexSchema.appendSearchValues(for: attribute, text: text, to: &values, cache: cache)
             }
             return values
         }

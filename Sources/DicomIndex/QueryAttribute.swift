@@ -131,8 +131,10 @@ public enum QueryAttributes {
     public static let instanceAvailability = Tag(0x0008, 0x0056)
     public static let specificCharacterSet = Tag(0x0008, 0x0005)
 
-    /// Identifies this attribute list and column layout; stored in the index.
-    public static var signature: String {
+    /// Identifies this attribute list and column layout; stored in the index. Computed once per
+    /// process: every index open compares it, and hashing the list cost more than the open's
+    /// own SQL.
+    public static let signature: String = {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
         for a in all {
             for byte in "\(a.level.rawValue):\(a.tag.hexString):\(a.column);".utf8 {
@@ -140,5 +142,5 @@ public enum QueryAttributes {
             }
         }
         return String(hash, radix: 16)
-    }
+    }()
 }

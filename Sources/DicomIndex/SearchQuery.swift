@@ -104,7 +104,7 @@ struct SearchPlanner {
         }
 
         // What to return: the level's defaults, --field, and every key named with -k.
-        var returned: [Tag: SearchKey] = [:]
+        var returned = [Tag: SearchKey](minimumCapacity: 64)
         for key in SearchKeys.supported(at: level) where query.allFields || key.isDefault(at: level) {
             returned[key.tag] = key
         }

@@ -28,23 +28,62 @@ public struct SearchResultJSON: Sendable {
     public init(columns: [SearchColumn], pretty: Bool, depth: Int = 0) {
         self.pretty = pretty
         self.depth = depth
-        // Built as bytes: a search makes these once, and a String per piece showed in profiles.
-        func newline(_ level: Int) -> [UInt8] { pretty ? [10] + [UInt8](repeating: 32, count: 2 * level) : [] }
-        let colon: [UInt8] = pretty ? [58, 32] : [58]
-        func quoted(_ text: StaticString) -> [UInt8] { [34] + text.withUTF8Buffer { Array($0) } + [34] }
-        let valueOpen = [44] + newline(depth + 2) + quoted("Value") + colon + [91]
-        let columnClose = newline(depth + 1) + [125]
-        let vrKey = newline(depth + 2) + quoted("vr") + colon
-        let hex = Array("0123456789ABCDEF".utf8)
-        self.columns = columns.map { column in
-            var head = newline(depth + 1) + [34]
-            for shift in stride(from: 28, through: 0, by: -4) { head.append(hex[Int(column.tag.rawValue >> UInt32(shift) & 0xF)]) }
-            head += [34] + colon + [123] + vrKey + [34] + Array(column.vr.rawValue.utf8) + [34]
-            return Column(open: head + valueOpen, empty: head + columnClose, vr: column.vr)
+        // Built as bytes by appending into buffers of the final size: a search makes these once,
+        // but with a few rows (a narrow query) this set-up was a sixth of the query's
+        // instructions when every piece was a concatenated array.
+        func newline(_ level: Int, _ out: inout [UInt8]) {
+            guard pretty else { return }
+            out.append(10)
+            out.append(contentsOf: repeatElement(32, count: 2 * level))
         }
-        itemBreak = newline(depth + 3)
-        close = newline(depth + 2) + [93] + columnClose
-        objectClose = (columns.isEmpty ? [] : newline(depth)) + [125]
+        func key(_ text: StaticString, _ level: Int, _ out: inout [UInt8]) {
+            newline(level, &out)
+            out.append(34)
+            text.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(34)
+            out.append(58)
+            if pretty { out.append(32) }
+        }
+        let hex: StaticString = "0123456789ABCDEF"
+        let spacing = pretty ? 2 * depth + 8 : 0
+        self.columns = columns.map { column in
+            var head: [UInt8] = []
+            head.reserveCapacity(32 + 2 * spacing)
+            newline(depth + 1, &head)
+            head.append(34)
+            hex.withUTF8Buffer { digits in
+                for shift in stride(from: 28, through: 0, by: -4) { head.append(digits[Int(column.tag.rawValue >> UInt32(shift) & 0xF)]) }
+            }
+            head.append(34)
+            head.append(58)
+            if pretty { head.append(32) }
+            head.append(123)
+            key("vr", depth + 2, &head)
+            head.append(34)
+            head.append(contentsOf: column.vr.rawValue.utf8)
+            head.append(34)
+            var open = head, empty = head
+            open.reserveCapacity(head.count + 16 + spacing)
+            open.append(44)
+            key("Value", depth + 2, &open)
+            open.append(91)
+            newline(depth + 1, &empty)
+            empty.append(125)
+            return Column(open: open, empty: empty, vr: column.vr)
+        }
+        var itemBreak: [UInt8] = []
+        newline(depth + 3, &itemBreak)
+        self.itemBreak = itemBreak
+        var close: [UInt8] = []
+        newline(depth + 2, &close)
+        close.append(93)
+        newline(depth + 1, &close)
+        close.append(125)
+        self.close = close
+        var objectClose: [UInt8] = []
+        if !columns.isEmpty { newline(depth, &objectClose) }
+        objectClose.append(125)
+        self.objectClose = objectClose
     }
 
     /// Appends one result's object (no separator, no newline).

@@ -200,8 +200,9 @@ public struct IndexOperation: Sendable {
         let results = Mutex<[(IndexedFile, String?, Bool)?]>(Array(repeating: nil, count: batch.count))
         let workers = max(1, min(jobs, batch.count))
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let cache = SearchValueCache()
             for i in stride(from: worker, to: batch.count, by: workers) {
-                let result = examine(file: batch[i].file, stored: batch[i].stored, loader: loader)
+                let result = examine(file: batch[i].file, stored: batch[i].stored, loader: loader, cache: cache)
                 results.withLock { $0[i] = result }
             }
         }
@@ -210,7 +211,8 @@ public struct IndexOperation: Sendable {
     }
 
     /// Parses one file's header into what the index records, with a message for the user.
-    static func examine(file: FoundFile, stored: String, loader: DicomFileLoader) -> (IndexedFile, String?, Bool) {
+    static func examine(file: FoundFile, stored: String, loader: DicomFileLoader,
+                        cache: SearchValueCache? = nil) -> (IndexedFile, String?, Bool) {
         let stamp = InstanceRecord.FileStamp(size: file.size, mtimeNanoseconds: file.mtimeNanoseconds, inode: file.inode)
         do {
             let source = try FileByteSource(path: file.path)
@@ -218,7 +220,7 @@ public struct IndexOperation: Sendable {
             if parsed.fileMeta.string(.mediaStorageSOPClassUID) == "1.2.840.10008.1.3.10" {
                 return (.other(path: stored, stamp: stamp, status: .dicomdir, message: "DICOMDIR"), nil, false)
             }
-            let record = try InstanceRecord(file: parsed, path: stored, stamp: stamp)
+            let record = try InstanceRecord(file: parsed, path: stored, stamp: stamp, cache: cache)
             let warning = parsed.warnings.isEmpty ? nil : "\(file.path): " + parsed.warnings.map(\.description).joined(separator: "; ")
             return (.instance(record), warning, false)
         } catch let error as DicomParserError where error.kind == .notDicom {
