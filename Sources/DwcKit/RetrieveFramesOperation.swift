@@ -186,9 +186,7 @@ public struct RetrieveFramesOperation: Sendable {
                 sink.warning(message)
             }
             if let file = result.file {
-                // Searches and reads open the index read-only; recording the new row needs a writer.
-                let writer = try wrap { try ArchiveIndex(path: location.indexPath, create: true) }
-                _ = try wrap { try writer.record([file]) { RemoteAccess.isRemote($0) || statFile(location.absolute($0)) != nil } }
+                _ = try wrap { try index.record([file]) { RemoteAccess.isRemote($0) || statFile(location.absolute($0)) != nil } }
             }
             let stored = try wrap { try index.instance(storedPath: url) }
             return try remoteTarget(url: url, stored: stored, sink: sink)
