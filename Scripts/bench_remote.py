@@ -5,18 +5,23 @@ one run.
 
 nginx serves the corpus's 20,000-frame slides (with a Basic Offset Table, and with an empty
 one); its access log records every request's Range and body bytes, so requests and bytes per
-frame are counted, not estimated. Per variant:
-  - dwc: `dwc index URL` once (header + frame table: offset table, or one streaming GET over the
-    item headers), then `dwc retrieve-frames URL --frames <100 random> -o DIR`, timed as a whole
-    process (index not included; its cost is reported beside);
-  - highdicom: `ImageFileReader` over `fsspec.filesystem("http").open(URL)` (its defaults),
-    opened and the same frames read with `read_frame_raw`, timed in process (the reader's own
-    cost) and as a whole `python3` process (what a script pays, as dwc's time is).
-Every frame both deliver is checked against the corpus manifest's CRC32. Medians of --rounds
-interleaved rounds. Writes a table between <!-- bench:remote:start --> and
-<!-- bench:remote:end --> in docs/benchmarks.md.
+frame are counted, not estimated. Per variant, after `dwc index URL` once (header + frame
+table: offset table, or one streaming GET over the item headers; its cost reported beside):
+  - dwc in process: `dwc bench remote-frames` (calls after a first one; each with a new client,
+    so new connections, the index opened, the row and frame table read, the frames fetched into
+    memory as a multipart document), the first call of that process reported beside;
+  - highdicom in process: `ImageFileReader` over `fsspec.filesystem("http",
+    skip_instance_cache=True).open(URL)` (new connections), `open()` (header and offset table
+    read) and `read_frame_raw` of the frames into a dict, timed after one untimed first call;
+  - as whole processes: `dwc retrieve-frames --multipart` read from a pipe, and `-o DIR` (one
+    file per frame into a new directory); `python3 -c` doing the highdicom call once (imports
+    included).
+Every frame dwc delivers (files and multipart) and highdicom delivers is checked against the
+corpus manifest's CRC32. Medians of --rounds interleaved rounds. Writes a table between
+<!-- bench:remote:start --> and <!-- bench:remote:end --> in docs/benchmarks.md.
 """
 import argparse
+import json
 import os
 import random
 import re
@@ -113,6 +118,7 @@ def manifest(corpus, variant):
 
 
 def run_dwc(dwc, archive, url, frames, out):
+    """A whole `dwc retrieve-frames` process writing one file per frame into a new directory."""
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     t = time.perf_counter()
@@ -124,6 +130,38 @@ def run_dwc(dwc, archive, url, frames, out):
         with open(os.path.join(out, name), "rb") as f:
             got[int(name.split(".")[0])] = f.read()
     return elapsed, got
+
+
+def run_dwc_multipart(dwc, archive, url, frames):
+    """A whole `dwc retrieve-frames --multipart` process, read from its stdout pipe (no files, as
+    the highdicom process keeps its frames in memory); the parts are checked like the files."""
+    t = time.perf_counter()
+    done = subprocess.run([dwc, "retrieve-frames", "-A", archive, url, "--frames", ",".join(map(str, frames)), "--multipart"],
+                          check=True, stdout=subprocess.PIPE)
+    elapsed = time.perf_counter() - t
+    data = done.stdout
+    boundary = re.search(rb'boundary=([^\r;]+)', data).group(1)
+    got, position = {}, data.index(b"\r\n\r\n") + 4
+    while data.startswith(b"--" + boundary + b"\r\n", position):
+        head_end = data.index(b"\r\n\r\n", position)
+        head = data[position:head_end].decode()
+        length = int(re.search(r"Content-Length: (\d+)", head).group(1))
+        number = int(re.search(r"Content-Location: frames/[^/]+/(\d+)", head).group(1))
+        got[number] = data[head_end + 4:head_end + 4 + length]
+        position = head_end + 4 + length + 2
+    return elapsed, got
+
+
+def run_dwc_in_process(dwc, archive, url, frames, calls):
+    """`dwc bench remote-frames`: calls after a first one in one process, each with a new client
+    (new connections), the index opened, the row and frame table read, the frames fetched into
+    memory. Returns (median call, first call, requests of a call) in seconds."""
+    done = subprocess.run([dwc, "bench", "remote-frames", "-A", archive, url, "--frames", ",".join(map(str, frames)),
+                           "--repeat", str(calls)], check=True, stdout=subprocess.PIPE)
+    r = json.loads(done.stdout)
+    if r["frames"] != len(frames):
+        raise SystemExit(f"dwc bench remote-frames delivered {r['frames']} of {len(frames)} frames")
+    return r["median_call_ms"] / 1000, r["first_call_ms"] / 1000, r["requests"]
 
 
 def run_highdicom(url, frames):
@@ -176,6 +214,7 @@ def main():
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=3, help="dwc in-process calls per round after the first")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     args = parser.parse_args()
     dwc = os.path.abspath(args.dwc)
@@ -194,7 +233,11 @@ def main():
             subprocess.run([dwc, "index", "-A", archive, url], check=True, stderr=subprocess.DEVNULL)
             index_s = time.perf_counter() - t
             index_requests, index_bytes, index_heads = totals(nginx.requests())
-            dwc_times, hd_times, hd_process_times = [], [], []
+            dwc_times, dwc_pipe_times, dwc_call_times, dwc_first_times = [], [], [], []
+            hd_times, hd_process_times = [], []
+            # highdicom's in-process calls are timed after a first one (imports and fsspec's
+            # first-use set-up done), as dwc's in-process calls are.
+            run_highdicom(url, frames)
             for _ in range(args.rounds):
                 nginx.clear()
                 elapsed, got = run_dwc(dwc, archive, url, frames, out)
@@ -203,6 +246,16 @@ def main():
                 if len(got) != len(frames):
                     raise SystemExit(f"dwc delivered {len(got)} of {len(frames)} frames")
                 dwc_times.append(elapsed)
+                elapsed, got = run_dwc_multipart(dwc, archive, url, frames)
+                check(got, expected, "dwc --multipart")
+                if len(got) != len(frames):
+                    raise SystemExit(f"dwc --multipart delivered {len(got)} of {len(frames)} frames")
+                dwc_pipe_times.append(elapsed)
+                call, first, call_requests = run_dwc_in_process(dwc, archive, url, frames, args.calls)
+                if call_requests != len(dwc_log):
+                    raise SystemExit(f"dwc in process made {call_requests} requests, the process {len(dwc_log)}")
+                dwc_call_times.append(call)
+                dwc_first_times.append(first)
                 nginx.clear()
                 elapsed, got = run_highdicom(url, frames)
                 hd_log = nginx.requests()
@@ -215,22 +268,26 @@ def main():
             rows.append(dict(variant=variant, frames=len(frames), frame_bytes=frame_bytes,
                              index_requests=index_requests, index_bytes=index_bytes, index_heads=index_heads, index_s=index_s,
                              dwc_requests=dwc_requests, dwc_bytes=dwc_bytes, dwc_heads=dwc_heads, dwc_s=statistics.median(dwc_times),
+                             dwc_pipe_s=statistics.median(dwc_pipe_times), dwc_call_s=statistics.median(dwc_call_times),
+                             dwc_first_s=statistics.median(dwc_first_times),
                              hd_requests=hd_requests, hd_bytes=hd_bytes, hd_heads=hd_heads, hd_s=statistics.median(hd_times),
                              hd_process_s=statistics.median(hd_process_times)))
     finally:
         nginx.stop()
 
-    lines = ["| slide | frames | frames' bytes | dwc index (once) | dwc requests | dwc bytes | dwc time | "
-             "highdicom+fsspec requests | highdicom bytes | highdicom time (in process / process) | dwc faster (in process / process) |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| slide | frames | frames' bytes | dwc index (once) | dwc requests | dwc bytes | highdicom+fsspec requests | highdicom bytes | "
+             "dwc in process (first call) | highdicom in process | dwc faster in process | dwc process: pipe / files | highdicom process | "
+             "dwc faster as processes (pipe) | dwc process (pipe) vs highdicom in process |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         n = r["frames"]
         lines.append(f"| wsi/{r['variant']} (20,000 frames) | {n} | {r['frame_bytes'] / 1024:.0f} KiB | "
                      f"{r['index_requests']} GET, {r['index_bytes'] / 1024:.0f} KiB, {r['index_s'] * 1000:.0f} ms | "
                      f"{r['dwc_requests']} ({r['dwc_requests'] / n:.2f}/frame) | {r['dwc_bytes'] / r['frame_bytes']:.4f}× | "
-                     f"{r['dwc_s'] * 1000:.0f} ms | {r['hd_requests']} ({r['hd_requests'] / n:.2f}/frame) | "
-                     f"{r['hd_bytes'] / r['frame_bytes']:.1f}× | {r['hd_s'] * 1000:.0f} / {r['hd_process_s'] * 1000:.0f} ms | "
-                     f"{r['hd_s'] / r['dwc_s']:.1f}× / {r['hd_process_s'] / r['dwc_s']:.1f}× |")
+                     f"{r['hd_requests']} ({r['hd_requests'] / n:.2f}/frame) | {r['hd_bytes'] / r['frame_bytes']:.1f}× | "
+                     f"{r['dwc_call_s'] * 1000:.1f} ms ({r['dwc_first_s'] * 1000:.0f} ms) | {r['hd_s'] * 1000:.0f} ms | "
+                     f"**{r['hd_s'] / r['dwc_call_s']:.1f}×** | {r['dwc_pipe_s'] * 1000:.0f} / {r['dwc_s'] * 1000:.0f} ms | "
+                     f"{r['hd_process_s'] * 1000:.0f} ms | {r['hd_process_s'] / r['dwc_pipe_s']:.1f}× | {r['hd_s'] / r['dwc_pipe_s']:.1f}× |")
     lines.append("")
     lines.append("Bytes are response bodies (nginx `$body_bytes_sent`) over the frames' own bytes (the manifest's "
                  "frame lengths; dwc's spans add each item's 8-byte header). HEAD requests: dwc "
@@ -242,8 +299,8 @@ def main():
     doc = os.path.join(ROOT, "docs", "benchmarks.md")
     stamp = time.strftime("%Y-%m-%d")
     block = (f"<!-- bench:remote:start -->\nMeasured {stamp} by `python3 Scripts/bench_remote.py` ({args.frames} random frames "
-             f"(seed {args.seed}) per slide over nginx on 127.0.0.1, medians of {args.rounds} interleaved rounds; dwc as a whole "
-             f"`retrieve-frames` process with --parallel 8, highdicom {__import__('highdicom').__version__} timed in process and as a `python3` process; 2 shared cores).\n\n"
+             f"(seed {args.seed}) per slide over nginx on 127.0.0.1, medians of {args.rounds} interleaved rounds; dwc with --parallel 8, "
+             f"highdicom {__import__('highdicom').__version__} with fsspec {__import__('fsspec').__version__}; 2 shared cores; columns in docs/remote.md).\n\n"
              f"{table}\n<!-- bench:remote:end -->")
     text = open(doc, encoding="utf-8").read() if os.path.exists(doc) else "# Benchmarks\n"
     if "<!-- bench:remote:start -->" in text:

