@@ -217,9 +217,8 @@ public struct RetrieveFramesOperation: Sendable {
                 sink.warning(message)
             }
             if let file = result.file {
-                // Look-ups use a read-only connection: recording takes a writing one.
-                let writer = index.isReadOnly ? try wrap { try ArchiveIndex(path: index.path, create: true) } : index
-                _ = try wrap { try writer.record([file]) { RemoteAccess.isRemote($0) || statFile(location.absolute($0)) != nil } }
+                // A read-only index records through its own writable connection.
+                _ = try wrap { try index.record([file]) { RemoteAccess.isRemote($0) || statFile(location.absolute($0)) != nil } }
             }
             let stored = try wrap { try index.instance(storedPath: url) }
             return try remoteTarget(url: url, stored: stored, sink: sink)
