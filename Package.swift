@@ -18,8 +18,10 @@ let package = Package(
         .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
         .systemLibrary(name: "CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libcurl's headers (apt libcurl4-openssl-dev) with the library loaded by dlopen on first
+        // use, not linked: linking it costs every dwc process ~8 ms of start-up (docs/remote.md).
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("dl")]),
 
         // Tags, VRs, dictionary, UIDs, values, data sets, character sets, DICOM JSON. No C.
         .target(name: "DicomCore"),

@@ -188,7 +188,7 @@ public final class RemoteClient: Sendable {
     /// timeouts and connection errors with exponential backoff. Throws the first failure.
     private func run(_ transfers: [Transfer], parallel: Int) throws(RemoteError) {
         guard let multi = multis.take() else {
-            throw RemoteError(.network, url: transfers.first?.display ?? "", message: "cannot start libcurl")
+            throw RemoteError(.network, url: transfers.first?.display ?? "", message: "cannot start libcurl: \(String(cString: dwc_curl_load_error()))")
         }
         var pending = Array(transfers.indices.reversed())     // popped from the end: in order
         var active: [UnsafeMutableRawPointer: Int] = [:]
@@ -196,7 +196,7 @@ public final class RemoteClient: Sendable {
         var failure: RemoteError?
         defer {
             for handle in active.keys {
-                curl_multi_remove_handle(multi, handle)
+                dwc_curl_multi_remove_handle(multi, handle)
                 pool.discard(handle)        // mid-transfer: its connection is in an unknown state
             }
             multis.give(multi)
@@ -210,17 +210,17 @@ public final class RemoteClient: Sendable {
                 let handle = pool.take()
                 transfers[index].configure(handle, timeout: options.timeout)
                 counters.withLock { $0.requests += 1 }
-                curl_multi_add_handle(multi, handle)
+                dwc_curl_multi_add_handle(multi, handle)
                 active[handle] = index
             }
             var running: Int32 = 0
-            curl_multi_perform(multi, &running)
+            dwc_curl_multi_perform(multi, &running)
             var queued: Int32 = 0
-            while let message = curl_multi_info_read(multi, &queued) {
+            while let message = dwc_curl_multi_info_read(multi, &queued) {
                 guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
                       let index = active.removeValue(forKey: handle) else { continue }
                 let code = message.pointee.data.result
-                curl_multi_remove_handle(multi, handle)
+                dwc_curl_multi_remove_handle(multi, handle)
                 pool.give(handle)
                 let transfer = transfers[index]
                 switch outcome(transfer, code) {
@@ -252,7 +252,7 @@ public final class RemoteClient: Sendable {
                 if active.isEmpty {
                     if timeout > 0 { usleep(UInt32(timeout) * 1000) }
                 } else {
-                    curl_multi_poll(multi, nil, 0, Int32(timeout), nil)
+                    dwc_curl_multi_poll(multi, nil, 0, Int32(timeout), nil)
                 }
             }
         }
@@ -392,7 +392,7 @@ public final class RemoteClient: Sendable {
 }
 
 private let curlInitialized: Bool = {
-    curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    dwc_curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 }()
 
 private func monotonicSeconds() -> Double {
@@ -413,7 +413,7 @@ private final class MultiPool: @unchecked Sendable {
 
     func take() -> UnsafeMutableRawPointer? {
         if let multi = lock.withLock({ _ in idle.popLast() }) { return multi }
-        guard let multi = curl_multi_init() else { return nil }
+        guard let multi = dwc_curl_multi_init() else { return nil }
         // Room for the connections of a parallel batch to stay open between calls.
         dwc_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 64)
         return multi
@@ -425,10 +425,10 @@ private final class MultiPool: @unchecked Sendable {
             idle.append(multi)
             return true
         }
-        if !kept { curl_multi_cleanup(multi) }
+        if !kept { dwc_curl_multi_cleanup(multi) }
     }
 
-    deinit { for multi in idle { curl_multi_cleanup(multi) } }
+    deinit { for multi in idle { dwc_curl_multi_cleanup(multi) } }
 }
 
 /// Idle curl easy handles. A handle remembers its live connections across curl_easy_reset, so
@@ -441,7 +441,7 @@ private final class HandlePool: @unchecked Sendable {
 
     func take() -> UnsafeMutableRawPointer {
         if let handle = lock.withLock({ _ in idle.popLast() }) { return handle }
-        return curl_easy_init()!
+        return dwc_curl_easy_init()!
     }
 
     func give(_ handle: UnsafeMutableRawPointer) {
@@ -450,10 +450,10 @@ private final class HandlePool: @unchecked Sendable {
             idle.append(handle)
             return true
         }
-        if !kept { curl_easy_cleanup(handle) }
+        if !kept { dwc_curl_easy_cleanup(handle) }
     }
 
-    func discard(_ handle: UnsafeMutableRawPointer) { curl_easy_cleanup(handle) }
+    func discard(_ handle: UnsafeMutableRawPointer) { dwc_curl_easy_cleanup(handle) }
 
-    deinit { for handle in idle { curl_easy_cleanup(handle) } }
+    deinit { for handle in idle { dwc_curl_easy_cleanup(handle) } }
 }

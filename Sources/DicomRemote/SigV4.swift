@@ -64,22 +64,23 @@ struct SigV4 {
         value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
     }
 
+    // A digest that cannot be computed (libcrypto missing) stays zero: the server then refuses
+    // the signature (403), which names the URL; nothing is read under a wrong identity.
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        bytes.withUnsafeBufferPointer { _ = SHA256($0.baseAddress, $0.count, &digest) }
+        var digest = [UInt8](repeating: 0, count: 32)
+        bytes.withUnsafeBufferPointer { _ = dwc_sha256($0.baseAddress, $0.count, &digest) }
         return digest
     }
 
     static func hmac(_ key: [UInt8], _ message: String) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
+        var digest = [UInt8](repeating: 0, count: 32)
         let data = Array(message.utf8)
         key.withUnsafeBufferPointer { k in
             data.withUnsafeBufferPointer { m in
-                _ = HMAC(EVP_sha256(), k.baseAddress, Int32(k.count), m.baseAddress, m.count, &digest, &length)
+                _ = dwc_hmac_sha256(k.baseAddress, k.count, m.baseAddress, m.count, &digest)
             }
         }
-        return Array(digest[0..<Int(length)])
+        return digest
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

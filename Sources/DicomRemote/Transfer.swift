@@ -45,11 +45,11 @@ final class Transfer {
         self.followRedirects = followRedirects
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        for header in headers { headerList = curl_slist_append(headerList, header) }
+        for header in headers { headerList = dwc_curl_slist_append(headerList, header) }
     }
 
     deinit {
-        curl_slist_free_all(headerList)
+        dwc_curl_slist_free_all(headerList)
         errorBuffer.deallocate()
     }
 
@@ -67,7 +67,7 @@ final class Transfer {
     func configure(_ handle: UnsafeMutableRawPointer, timeout: Double) {
         resetForAttempt()
         attempts += 1
-        curl_easy_reset(handle)
+        dwc_curl_easy_reset(handle)
         let context = Unmanaged.passUnretained(self).toOpaque()
         dwc_curl_setopt_string(handle, CURLOPT_URL, httpURL)
         dwc_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
@@ -92,7 +92,7 @@ final class Transfer {
     /// The curl error text of the last attempt.
     func curlMessage(_ code: CURLcode) -> String {
         let buffer = String(cString: errorBuffer)
-        return buffer.isEmpty ? String(cString: curl_easy_strerror(code)) : buffer
+        return buffer.isEmpty ? String(cString: dwc_curl_easy_strerror(code)) : buffer
     }
 
     /// The response headers the client reads; others are skipped without making Strings (a
