@@ -43,12 +43,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "DicomCoreTests", dependencies: ["DicomCore"]),
-        .testTarget(name: "DicomParserTests", dependencies: ["DicomCore", "DicomParser", "DicomDeflate"]),
-        .testTarget(name: "DicomCodecsTests", dependencies: ["DicomCore", "DicomCodecs"]),
+        // Shared by the test targets only: the seeded generator of the randomized tests.
+        .target(name: "DicomTestSupport", path: "Tests/DicomTestSupport"),
+        .testTarget(name: "DicomCoreTests", dependencies: ["DicomCore", "DicomTestSupport"]),
+        .testTarget(name: "DicomParserTests", dependencies: ["DicomTestSupport", "DicomCore", "DicomParser", "DicomDeflate"]),
+        .testTarget(name: "DicomCodecsTests", dependencies: ["DicomTestSupport", "DicomCore", "DicomCodecs"]),
         .testTarget(name: "DicomIndexTests", dependencies: ["DicomCore", "DicomParser", "DicomIndex"]),
-        .testTarget(name: "DicomRemoteTests", dependencies: ["DicomRemote", "DicomParser", "DicomCore"]),
-        .testTarget(name: "DwcCLITests", dependencies: ["DwcKit", "DicomIndex", "DicomParser", "DicomCore", "DicomRemote"]),
+        .testTarget(name: "DicomRemoteTests", dependencies: ["DicomTestSupport", "DicomRemote", "DicomParser", "DicomCore"]),
+        .testTarget(name: "DwcCLITests", dependencies: ["DicomTestSupport", "DwcKit", "DicomIndex", "DicomParser", "DicomCore", "DicomRemote"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import DicomTestSupport
 import DicomCore
 import DicomIndex
 import DicomParser
@@ -44,7 +45,7 @@ import Testing
         // at k/processes of the way round, the first process all of them.
         var launched: [Launched] = []
         var lists: [[String]] = []
-        var random = SeededGenerator(seed: UInt64(processes))
+        var random = SplitMix64(seed: UInt64(processes))
         for k in 0..<processes {
             var list = k == 0 ? paths : (0..<(paths.count * 2 / 3)).map { paths[($0 + k * paths.count / processes) % paths.count] }
             list.shuffle(using: &random)

@@ -1,3 +1,4 @@
+import DicomTestSupport
 import DicomCore
 import DicomIndex
 import DwcKit
@@ -38,7 +39,7 @@ import Glibc
         #expect(sources.count == 108)
 
         let seed = ProcessInfo.processInfo.environment["DWC_CRASH_SEED"].flatMap { UInt64($0) } ?? 20_261_126
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         print("StoreCrashTests: seed \(seed) (DWC_CRASH_SEED replays a schedule)")
 
         // How long an uninterrupted run takes here: kills land anywhere from start-up to the end.

@@ -154,18 +154,6 @@ struct StoreRun {
     func failure(for source: String) -> Item? { failed.first { $0.source == source } }
 }
 
-/// A seeded generator, so that a failing random schedule can be replayed (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The SOP Instance UID of a Part 10 file's bytes.
 func sopInstanceUID(of path: String) throws -> String {

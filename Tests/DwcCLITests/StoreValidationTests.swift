@@ -1,3 +1,4 @@
+import DicomTestSupport
 import DicomCore
 import DicomIndex
 import DicomParser
@@ -46,7 +47,7 @@ import Glibc
     @Test func nonDICOMFailsWhenNamedAndIsSkippedInDirectories() throws {
         let scratch = try StoreScratch("junk")
         let text = try scratch.write("notes.txt", bytes: Array("plain text, certainly not a DICOM file at all".utf8))
-        var random = SeededGenerator(seed: 7)
+        var random = SplitMix64(seed: 7)
         let noise = try scratch.write("noise.dcm", bytes: (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) })
         let empty = try scratch.write("empty.dcm", bytes: [])
         let named = try scratch.store([text, noise, empty])
