@@ -14,8 +14,9 @@ struct RetrieveFramesCommand: ParsableCommand {
         are delivered little endian. A frame number out of range is exit status 84.
 
         INSTANCE may be a URL (https://, s3://, gs://). An indexed URL costs one ranged GET per
-        frame (If-Match on its indexed ETag; frames less than 64 KiB apart share a request of up
-        to 16 MiB; --parallel requests at once); one that changed (HTTP 412) is indexed again.
+        frame (If-Match on its indexed ETag; adjacent frames, and frames whose gap is under 64 KiB
+        and under 1 % of the bytes wanted, share a request of up to 16 MiB; --parallel requests at
+        once); one that changed (HTTP 412) is indexed again.
         """)
 
     @OptionGroup var global: GlobalOptions
