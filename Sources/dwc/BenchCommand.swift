@@ -134,7 +134,7 @@ extension BenchCommand {
         @Flag(help: "JSON without indentation.")
         var compact = false
 
-        @Option(name: .short, help: ArgumentHelp("Files read at once (default: the number of cores).", valueName: "n"))
+        @Option(name: .customShort("j", allowingJoined: true), help: ArgumentHelp("Files read at once (default: the number of cores).", valueName: "n"))
         var jobs: Int?
 
         @Option(help: "Calls after the first.")

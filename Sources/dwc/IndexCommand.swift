@@ -23,7 +23,7 @@ struct IndexCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .short, help: ArgumentHelp("Parallel parsers (default: the number of cores).", valueName: "n"))
+    @Option(name: .customShort("j", allowingJoined: true), help: ArgumentHelp("Parallel parsers (default: the number of cores).", valueName: "n"))
     var jobs: Int?
 
     @Flag(help: "Follow symbolic links inside the tree (loops are detected).")

@@ -52,7 +52,7 @@ struct MetadataCommand: ParsableCommand {
     @Flag(help: "Add the File Meta Information elements (group 0002).")
     var includeMeta = false
 
-    @Option(name: .short, help: ArgumentHelp("Files read at once (default: the number of cores); output order is unchanged.", valueName: "n"))
+    @Option(name: .customShort("j", allowingJoined: true), help: ArgumentHelp("Files read at once (default: the number of cores); output order is unchanged.", valueName: "n"))
     var jobs: Int?
 
     @Argument(help: ArgumentHelp("Files, SOP Instance UIDs, or - for stdin.", valueName: "instance"))

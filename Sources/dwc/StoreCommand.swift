@@ -56,7 +56,7 @@ struct StoreCommand: ParsableCommand {
     @Flag(help: "Reject files with defects that are otherwise stored with a warning.")
     var strict = false
 
-    @Option(name: .short, help: ArgumentHelp("Parallel parsers (default: the number of cores).", valueName: "n"))
+    @Option(name: .customShort("j", allowingJoined: true), help: ArgumentHelp("Parallel parsers (default: the number of cores).", valueName: "n"))
     var jobs: Int?
 
     @Option(help: ArgumentHelp("Files per batch: written, synced and indexed together (default 1024).", valueName: "n"))

@@ -9,6 +9,8 @@ import Testing
         #expect(!RemoteURL.isRemote("/data/a.dcm"))
         #expect(!RemoteURL.isRemote("ftp://host/a"))
         #expect(!RemoteURL.isRemote("s3:/bucket"))
+        #expect(!RemoteURL.isRemote("s\u{13}://b") && !RemoteURL.isRemote("http:/") && !RemoteURL.isRemote("dir/http://x"))
+        #expect(RemoteURL.isRemote("Gs://b/k") && RemoteURL.isRemote("hTTp://h/"))
     }
 
     @Test func parsesS3AndKeepsKeysLiteral() throws {
