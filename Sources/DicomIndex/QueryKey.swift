@@ -62,7 +62,8 @@ enum KeySource: Sendable {
 
 /// An attribute a search can match or return at some level: a query attribute of the index or
 /// one computed from its aggregates.
-public struct SearchKey: Sendable {
+/// A class: searches copy keys around (tens per plan), and a reference is one word.
+public final class SearchKey: Sendable {
     public let tag: Tag
     public let keyword: String
     public let vr: VR
@@ -76,8 +77,13 @@ public struct SearchKey: Sendable {
 
     /// Keyword, VR and multiplicity are written out (QueryAttributeTests checks them against the
     /// dictionary) so that a search never loads the data dictionary: that costs milliseconds.
+    /// The SQL expression of its stored value (`st.patient_name`); nil for constants and
+    /// RetrieveURL. Made once here, not by every search.
+    let expression: String?
+
     init(_ source: KeySource) {
         self.source = source
+        expression = SearchPlanner.expression(for: source)
         let tag: UInt32, keyword: String, vr: VR, multiValued: Bool
         switch source {
         case .column(let a):

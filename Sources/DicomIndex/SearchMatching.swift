@@ -10,41 +10,51 @@ struct MatchError: Error {
 /// parameters; column names come from the attribute registry only.
 enum Matching {
     /// Empty or only `*`: every entity matches, with or without a value (C.2.2.2.3).
-    static func isUniversal<S: StringProtocol>(_ value: S) -> Bool { value.allSatisfy { $0 == "*" } }
+    ///
+    /// These helpers read UTF-8 bytes rather than Characters: `*`, `?`, `[`, `\\` and `=` are
+    /// ASCII and never part of a multi-byte sequence, and grapheme breaking made planning a
+    /// name search cost more than running it.
+    static func isUniversal<S: StringProtocol>(_ value: S) -> Bool { value.utf8.allSatisfy { $0 == UInt8(ascii: "*") } }
 
     /// The values of a backslash-separated list, empty ones dropped.
     static func alternatives(_ value: String) -> [String] {
-        value.split(separator: "\\").map(String.init)
+        guard value.utf8.contains(UInt8(ascii: "\\")) else { return value.isEmpty ? [] : [value] }
+        return value.utf8.split(separator: UInt8(ascii: "\\")).map { String(Substring($0)) }
     }
 
-    static func hasWildcard(_ value: String) -> Bool { value.contains("*") || value.contains("?") }
+    static func hasWildcard(_ value: String) -> Bool {
+        value.utf8.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
+    }
 
     /// GLOB pattern of a query value: `*` and `?` stay wildcards, `[` (the only other GLOB
     /// metacharacter outside a class) matches itself. LIKE's `%` and `_` are ordinary here.
     static func globPattern(_ value: String) -> String {
-        var out = ""
-        for c in value { if c == "[" { out += "[[]" } else { out.append(c) } }
-        return out
+        guard value.utf8.contains(UInt8(ascii: "[")) else { return value }
+        var out: [UInt8] = []
+        out.reserveCapacity(value.utf8.count + 8)
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "[") { out += Array("[[]".utf8) } else { out.append(byte) }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// GLOB pattern matching `value` literally.
     static func globLiteral(_ value: String) -> String {
-        var out = ""
-        for c in value {
-            switch c {
-            case "[": out += "[[]"
-            case "*": out += "[*]"
-            case "?": out += "[?]"
-            default: out.append(c)
+        var out: [UInt8] = []
+        out.reserveCapacity(value.utf8.count + 8)
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "["), UInt8(ascii: "*"), UInt8(ascii: "?"): out += [UInt8(ascii: "["), byte, UInt8(ascii: "]")]
+            default: out.append(byte)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: Per key
 
     static func condition(for key: SearchKey, value: String, fuzzy: Bool) throws -> Condition? {
-        guard !isUniversal(value), let expression = SearchPlanner.expression(for: key) else { return nil }
+        guard !isUniversal(value), let expression = key.expression else { return nil }
         let fragment: SQLFragment?
         var indexed = false, unique = false
         switch key.source {
@@ -125,6 +135,17 @@ enum Matching {
     /// `?`) lie in [prefix, prefix with its last character replaced by the next one): UTF-8
     /// byte order is code point order. nil without a prefix.
     static func prefixRange(_ value: String) -> (low: String, high: String)? {
+        // ASCII prefix (the usual case): the next byte value, no scalar view. DEL (0x7F) goes the
+        // long way: its successor is U+0080, two bytes in UTF-8.
+        let bytes = value.utf8
+        if let end = bytes.firstIndex(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 >= 0x7F }),
+           bytes[end] < 0x7F {
+            guard end > bytes.startIndex else { return nil }
+            let low = Array(bytes[..<end])
+            var high = low
+            high[high.count - 1] += 1  // below 0x7F, so still one ASCII byte
+            return (String(decoding: low, as: UTF8.self), String(decoding: high, as: UTF8.self))
+        }
         let prefix = value.unicodeScalars.prefix { $0 != "*" && $0 != "?" }
         guard let last = prefix.last else { return nil }
         let next = last.value == 0xD7FF ? 0xE000 : last.value + 1
@@ -152,8 +173,9 @@ enum Matching {
         var parts: [SQLFragment] = []
         for single in values {
             let lowered = ValueNormalizer.fold(single)
-            if lowered.contains("=") {
-                let groups = lowered.split(separator: "=", omittingEmptySubsequences: false).prefix(3).map(String.init)
+            if lowered.utf8.contains(UInt8(ascii: "=")) {
+                let groups = lowered.utf8.split(separator: UInt8(ascii: "="), omittingEmptySubsequences: false).prefix(3)
+                    .map { String(Substring($0)) }
                 var terms: [SQLFragment] = []
                 for (i, group) in groups.enumerated() where !isUniversal(group) {
                     terms.append(match(base + groupSuffixes[i], group, multiValued: multiValued))
@@ -182,7 +204,7 @@ enum Matching {
 
     /// `A-B`, `-B`, `A-` or a single value, split at the one hyphen (DA and TM have none).
     static func range(_ value: String, what: String) throws -> (low: String?, high: String?) {
-        let pieces = value.split(separator: "-", omittingEmptySubsequences: false)
+        let pieces = value.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false).map { Substring($0) }
         switch pieces.count {
         case 1: return (value, value)
         case 2:
@@ -220,10 +242,12 @@ enum Matching {
         return between(column, .text(l ?? "00000000"), h.map { .text($0) })
     }
 
+    /// `digits`: eight ASCII digits (ValueNormalizer.date).
     static func isPlausibleDate(_ digits: String) -> Bool {
-        let d = Array(digits.utf8).map { Int($0) - 48 }
-        let month = d[4] * 10 + d[5], day = d[6] * 10 + d[7]
-        return (1...12).contains(month) && (1...31).contains(day)
+        let d = Array(digits.utf8)
+        guard d.count == 8 else { return false }
+        func number(_ i: Int) -> Int { Int(d[i] &- 48) * 10 + Int(d[i + 1] &- 48) }
+        return (1...12).contains(number(4)) && (1...31).contains(number(6))
     }
 
     /// TM: seconds since midnight; an end of lower precision covers its whole interval

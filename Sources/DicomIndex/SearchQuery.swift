@@ -47,15 +47,49 @@ public struct SearchPlan: Sendable {
     public let bindings: [SQLValue]
     /// The stored path's column in `sql` (instance level).
     let pathIndex: Int32?
-    /// `SELECT i.path …`: every file of the matched entities, in instance order.
-    public let pathsSQL: String
-    public let pathsBindings: [SQLValue]
+    /// The WHERE clause of `sql` and its join order, for `pathsSQL`.
+    let whereClause: SQLFragment?
+    let startAtStudies: Bool
+
+    /// `SELECT i.path …`: every file of the matched entities, in instance order. Built when asked
+    /// for (`--format paths`), not with every plan.
+    public var pathsSQL: String { paths.sql }
+    public var pathsBindings: [SQLValue] { paths.bindings }
+
+    private var paths: SQLFragment {
+        let level = query.level, from = SearchPlanner.from
+        var sql = "SELECT i.path FROM \(from(.instance, startAtStudies))"
+        var bindings: [SQLValue] = []
+        let paging: [SQLValue] = [.integer(Int64(query.limit ?? -1)), .integer(Int64(query.offset))]
+        if level != .instance, query.limit != nil || query.offset > 0 {
+            let pk = level == .study ? "st.study_pk" : "se.series_pk"
+            sql += " WHERE \(pk) IN (SELECT \(pk) FROM \(from(level, startAtStudies))"
+            if let whereClause {
+                sql += " WHERE \(whereClause.sql)"
+                bindings += whereClause.bindings
+            }
+            sql += " ORDER BY \(SearchPlanner.order(level)) LIMIT ? OFFSET ?)"
+            bindings += paging
+            sql += " ORDER BY \(SearchPlanner.order(.instance))"
+        } else {
+            if let whereClause {
+                sql += " WHERE \(whereClause.sql)"
+                bindings += whereClause.bindings
+            }
+            sql += " ORDER BY \(SearchPlanner.order(.instance))"
+            if level == .instance {
+                sql += " LIMIT ? OFFSET ?"
+                bindings += paging
+            }
+        }
+        return SQLFragment(sql, bindings)
+    }
 }
 
 // MARK: - Building
 
 /// A piece of SQL with the values its `?` parameters take, in order.
-struct SQLFragment {
+struct SQLFragment: Sendable {
     var sql: String
     var bindings: [SQLValue] = []
 
@@ -64,17 +98,28 @@ struct SQLFragment {
         self.bindings = bindings
     }
 
-    /// `(a) OR (b) …`; nil when there is nothing to join.
-    static func any(_ parts: [SQLFragment]) -> SQLFragment? {
-        guard !parts.isEmpty else { return nil }
-        if parts.count == 1 { return parts[0] }
-        return SQLFragment("(" + parts.map { "(\($0.sql))" }.joined(separator: " OR ") + ")", parts.flatMap(\.bindings))
-    }
+    /// `((a) OR (b) …)`; nil when there is nothing to join.
+    static func any(_ parts: [SQLFragment]) -> SQLFragment? { joined(parts, " OR ") }
 
-    static func all(_ parts: [SQLFragment]) -> SQLFragment? {
-        guard !parts.isEmpty else { return nil }
-        if parts.count == 1 { return parts[0] }
-        return SQLFragment("(" + parts.map { "(\($0.sql))" }.joined(separator: " AND ") + ")", parts.flatMap(\.bindings))
+    /// `((a) AND (b) …)`; nil when there is nothing to join.
+    static func all(_ parts: [SQLFragment]) -> SQLFragment? { joined(parts, " AND ") }
+
+    private static func joined(_ parts: [SQLFragment], _ separator: String) -> SQLFragment? {
+        guard parts.count > 1 else { return parts.first }
+        // One buffer of the final size: planning a search builds a few of these.
+        var sql = "("
+        sql.reserveCapacity(parts.reduce(2) { $0 + $1.sql.utf8.count + 2 + separator.utf8.count })
+        var bindings: [SQLValue] = []
+        bindings.reserveCapacity(parts.reduce(0) { $0 + $1.bindings.count })
+        for (i, part) in parts.enumerated() {
+            if i > 0 { sql += separator }
+            sql += "("
+            sql += part.sql
+            sql += ")"
+            bindings += part.bindings
+        }
+        sql += ")"
+        return SQLFragment(sql, bindings)
     }
 }
 
@@ -104,13 +149,18 @@ struct SearchPlanner {
         }
 
         // What to return: the level's defaults, --field, and every key named with -k.
-        var returned = [Tag: SearchKey](minimumCapacity: 64)
+        // An array with a linear check, not a dictionary: a few dozen keys at most, and hashing
+        // them was a tenth of planning a search.
+        var returned: [SearchKey] = []
+        returned.reserveCapacity(32)
+        func add(_ key: SearchKey) {
+            if let i = returned.firstIndex(where: { $0.tag == key.tag }) { returned[i] = key } else { returned.append(key) }
+        }
         for key in SearchKeys.supported(at: level) where query.allFields || key.isDefault(at: level) {
-            returned[key.tag] = key
+            add(key)
         }
         for tag in query.fields {
-            let key = try supportedKey(tag, argument: "--field \(Self.name(of: tag))")
-            returned[tag] = key
+            add(try supportedKey(tag, argument: "--field \(Self.name(of: tag))"))
         }
 
         // What to match.
@@ -118,7 +168,7 @@ struct SearchPlanner {
         var modalityAlternatives: [[String]] = []
         for queryKey in query.keys {
             let key = try supportedKey(queryKey.tag, argument: "-k \(queryKey.text)")
-            returned[key.tag] = key
+            add(key)
             guard let value = queryKey.value, !Matching.isUniversal(value) else { continue }
             guard key.isMatchable else {
                 throw IndexError(.query, path: "-k \(queryKey.text)",
@@ -139,11 +189,11 @@ struct SearchPlanner {
         }
         if let uid = query.studyUID {
             conditions.append(try scope(.studyInstanceUID, uid, option: "--study"))
-            returned[.studyInstanceUID] = SearchKeys.key(for: .studyInstanceUID, at: level)
+            if let key = SearchKeys.key(for: .studyInstanceUID, at: level) { add(key) }
         }
         if let uid = query.seriesUID {
             conditions.append(try scope(.seriesInstanceUID, uid, option: "--series"))
-            returned[.seriesInstanceUID] = SearchKeys.key(for: .seriesInstanceUID, at: level)
+            if let key = SearchKeys.key(for: .seriesInstanceUID, at: level) { add(key) }
         }
         // ModalitiesInStudy through the series table: an IN list when nothing else narrows the
         // studies (the series_modality index finds them), else EXISTS per candidate study.
@@ -157,8 +207,8 @@ struct SearchPlanner {
         // Columns in tag order; the statement selects the stored ones.
         var columns: [SearchColumn] = []
         var selected: [String] = []
-        for key in returned.values.sorted(by: { $0.tag < $1.tag }) {
-            let expression = Self.expression(for: key)
+        for key in returned.sorted(by: { $0.tag < $1.tag }) {
+            let expression = key.expression
             if let expression { selected.append(expression) }
             columns.append(SearchColumn(tag: key.tag, keyword: key.keyword, vr: key.vr, key: key,
                                         sqlIndex: expression == nil ? nil : Int32(selected.count - 1)))
@@ -185,44 +235,19 @@ struct SearchPlanner {
         sql += " ORDER BY \(Self.order(level)) LIMIT ? OFFSET ?"
         bindings += paging
 
-        // The files of what matched, in instance order.
-        var pathsSQL = "SELECT i.path FROM \(Self.from(.instance, startAtStudies: !startBelow))"
-        var pathsBindings: [SQLValue] = []
-        let paged = query.limit != nil || query.offset > 0
-        if level != .instance, paged {
-            let pk = level == .study ? "st.study_pk" : "se.series_pk"
-            pathsSQL += " WHERE \(pk) IN (SELECT \(pk) FROM \(Self.from(level, startAtStudies: !startBelow))"
-            if let whereClause {
-                pathsSQL += " WHERE \(whereClause.sql)"
-                pathsBindings += whereClause.bindings
-            }
-            pathsSQL += " ORDER BY \(Self.order(level)) LIMIT ? OFFSET ?)"
-            pathsBindings += paging
-            pathsSQL += " ORDER BY \(Self.order(.instance))"
-        } else {
-            if let whereClause {
-                pathsSQL += " WHERE \(whereClause.sql)"
-                pathsBindings += whereClause.bindings
-            }
-            pathsSQL += " ORDER BY \(Self.order(.instance))"
-            if level == .instance {
-                pathsSQL += " LIMIT ? OFFSET ?"
-                pathsBindings += paging
-            }
-        }
         return SearchPlan(query: query, columns: columns, sql: sql, bindings: bindings, pathIndex: pathIndex,
-                          pathsSQL: pathsSQL, pathsBindings: pathsBindings)
+                          whereClause: whereClause, startAtStudies: !startBelow)
     }
 
     /// The key for `tag` at the query's level, or an error that lists the level's keys.
-    func supportedKey(_ tag: Tag, argument: String) throws -> SearchKey {
+    func supportedKey(_ tag: Tag, argument: @autoclosure () -> String) throws -> SearchKey {
         if let key = SearchKeys.key(for: tag, at: level) { return key }
         let keys = SearchKeys.summary(at: level)
         if let lower = SearchKeys.all.first(where: { $0.tag == tag }) {
-            throw IndexError(.query, path: argument,
+            throw IndexError(.query, path: argument(),
                              "\(lower.keyword) \(tag) is a \(lower.level.rawValue)-level key, not usable in a \(level.rawValue) search; \(keys)")
         }
-        throw IndexError(.query, path: argument, "\(Self.name(of: tag)) \(tag) is not supported by the index; \(keys)")
+        throw IndexError(.query, path: argument(), "\(Self.name(of: tag)) \(tag) is not supported by the index; \(keys)")
     }
 
     func scope(_ tag: Tag, _ uid: String, option: String) throws -> Condition {
@@ -245,8 +270,8 @@ struct SearchPlanner {
     }
 
     /// The SQL expression of a key's stored value; nil for constants and RetrieveURL.
-    static func expression(for key: SearchKey) -> String? {
-        switch key.source {
+    static func expression(for source: KeySource) -> String? {
+        switch source {
         case .column(let a): return "\(a.level.alias).\(a.column)"
         case .modalitiesInStudy: return "st.modalities"
         case .sopClassesInStudy: return "st.sop_classes"
@@ -279,6 +304,16 @@ struct SearchPlanner {
     /// tell SQLite that each outer row is distinct, so a walk of those indexes comes out sorted
     /// and nothing is sorted.
     static func order(_ level: QueryLevel) -> String {
+        switch level {
+        case .study: return studyOrder
+        case .series: return seriesOrder
+        case .instance: return instanceOrder
+        }
+    }
+
+    private static let studyOrder = makeOrder(.study), seriesOrder = makeOrder(.series), instanceOrder = makeOrder(.instance)
+
+    private static func makeOrder(_ level: QueryLevel) -> String {
         var terms = ["st.study_date IS NULL", "st.study_date", "st.study_time IS NULL", "st.study_time", "st.study_uid", "st.study_pk"]
         if level.depth >= 1 {
             terms += ["se.series_number IS NULL", "se.series_number", "se.series_uid", "se.series_pk"]

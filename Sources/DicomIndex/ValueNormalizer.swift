@@ -136,9 +136,18 @@ public enum ValueNormalizer {
 
     /// YYYYMMDD from a DA value (also the old YYYY.MM.DD form); nil when malformed.
     public static func date(_ value: String) -> String? {
-        let digits = value.filter { $0 != "." }.trimmingCharacters(in: " ")
-        guard digits.count == 8, digits.allSatisfy(\.isNumber) else { return nil }
-        return digits
+        // Bytes, not Characters: ASCII digits only (Unicode digits such as '２' are not DA), and
+        // a search plans several of these.
+        var digits: [UInt8] = []
+        digits.reserveCapacity(8)
+        var bytes = Substring(value).utf8[...]
+        while bytes.first == 0x20 { bytes.removeFirst() }
+        while bytes.last == 0x20 { bytes.removeLast() }
+        for byte in bytes where byte != UInt8(ascii: ".") {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits.count < 8 else { return nil }
+            digits.append(byte)
+        }
+        return digits.count == 8 ? String(decoding: digits, as: UTF8.self) : nil
     }
 
     /// A DT value padded to YYYYMMDDHHMMSS.FFFFFF (timezone suffix dropped), so that text order
