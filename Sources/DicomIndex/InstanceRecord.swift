@@ -26,6 +26,9 @@ public struct InstanceRecord: Sendable {
     public var studyUID: String
     public var seriesUID: String
     public var sopUID: String
+    /// SOP Class UID (or the meta's Media Storage SOP Class UID): the writer adds it to the
+    /// study's SOPClassesInStudy without re-reading the study's instances.
+    public var sopClassUID: String?
     /// The values of each level's attribute columns, search columns included, in
     /// `IndexSchema.columns(for:)` order. Computed here, on the parsing threads, so that the
     /// single writer only binds them.
@@ -44,7 +47,9 @@ public struct InstanceRecord: Sendable {
     public init(file: DicomFile, path: String, stamp: FileStamp, cache: SearchValueCache? = nil) throws {
         let ds = file.dataSet
         func required(_ tag: Tag, _ name: String) throws -> String {
-            guard let value = ds.string(tag), !value.isEmpty else {
+            // As the column stores it (joinedText), not DataSet.string: the same text, by a
+            // cheaper path.
+            guard let value = ds[tag].flatMap({ Self.joinedText($0, characterSet: ds.characterSet) }), !value.isEmpty else {
                 throw DicomParserError(.invalid, source: file.source.name, tag: tag, message: "missing \(name)")
             }
             return value
@@ -55,6 +60,7 @@ public struct InstanceRecord: Sendable {
         studyUID = try required(.studyInstanceUID, "StudyInstanceUID")
         seriesUID = try required(.seriesInstanceUID, "SeriesInstanceUID")
         sopUID = try required(.sopInstanceUID, "SOPInstanceUID")
+        var sopClass: String?
         func values(_ level: QueryLevel) -> [SQLValue] {
             var values: [SQLValue] = []
             values.reserveCapacity(IndexSchema.columnCount(level))
@@ -65,7 +71,10 @@ public struct InstanceRecord: Sendable {
                     continue
                 }
                 var text = ds[attribute.tag].flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
-                if text == nil, attribute.tag == .sopClassUID { text = file.fileMeta.string(.mediaStorageSOPClassUID) }
+                if attribute.tag == .sopClassUID {
+                    if text == nil { text = file.fileMeta.string(.mediaStorageSOPClassUID) }
+                    sopClass = text
+                }
                 values.append(SQLValue(text))
                 IndexSchema.appendSearchValues(for: attribute, text: text, to: &values, cache: cache)
             }
@@ -74,6 +83,7 @@ public struct InstanceRecord: Sendable {
         studyValues = values(.study)
         seriesValues = values(.series)
         instanceValues = values(.instance)
+        sopClassUID = sopClass
         if let location = try? file.pixelDataLocation() {
             pixelOffset = location.valueOffset
             pixelLength = location.length

@@ -121,7 +121,15 @@ public final class Statement {
         case .null: sqlite3_bind_null(raw, index)
         case .integer(let v): sqlite3_bind_int64(raw, index, v)
         case .real(let v): sqlite3_bind_double(raw, index, v)
-        case .text(let v): sqlite3_bind_text(raw, index, v, -1, transient)
+        case .text(var v):
+            // With its length: SQLite would otherwise measure every string again (strlen).
+            v.withUTF8 { bytes in
+                if let base = bytes.baseAddress {
+                    sqlite3_bind_text(raw, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(bytes.count), transient)
+                } else {
+                    sqlite3_bind_text(raw, index, "", 0, transient)  // a nil pointer would bind NULL
+                }
+            }
         case .blob(let v):
             _ = v.withUnsafeBytes { sqlite3_bind_blob(raw, index, $0.baseAddress, Int32($0.count), transient) }
         }

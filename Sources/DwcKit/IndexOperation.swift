@@ -183,7 +183,9 @@ public struct IndexOperation: Sendable {
             do { summary.removed = try index.remove(paths: gone.sorted()) } catch { throw DwcError(error) }
         }
         if summary.added + summary.updated + summary.removed > 0 {
+            let analyzeStart = monotonicSeconds()
             try? index.optimize()
+            reporter.debug?("statistics refreshed (ANALYZE) in \(String(format1: (monotonicSeconds() - analyzeStart) * 1000)) ms")
         }
         summary.elapsedSeconds = monotonicSeconds() - start
         return summary
