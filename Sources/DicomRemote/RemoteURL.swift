@@ -23,6 +23,9 @@ public struct RemoteURL: Sendable, Hashable, CustomStringConvertible {
     /// the instructions of a re-run of `dwc index` over 5,000 unchanged files.
     public static func isRemote(_ string: String) -> Bool {
         let bytes = string.utf8
+        // Paths (the usual argument) start with '/' or '.': no scheme starts so.
+        guard let first = bytes.first, first | 0x20 == UInt8(ascii: "h") || first | 0x20 == UInt8(ascii: "s")
+                || first | 0x20 == UInt8(ascii: "g") else { return false }
         for scheme in ["https://", "http://", "s3://", "gs://"] where bytes.count >= scheme.utf8.count {
             // Letters of the scheme match either case (| 0x20 lowers an ASCII letter), the rest exactly.
             if zip(bytes, scheme.utf8).allSatisfy({ $0 == $1 || ($1 >= 0x61 && $1 <= 0x7A && $0 | 0x20 == $1) }) {

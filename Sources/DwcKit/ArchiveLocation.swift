@@ -17,8 +17,11 @@ public struct ArchiveLocation: Sendable {
     /// How a file's path is stored: relative to the root when inside it, else absolute; a URL as written.
     public func storedPath(forAbsolute path: String) -> String {
         if RemoteAccess.isRemote(path) { return path }
-        let prefix = root.hasSuffix("/") ? root : root + "/"
-        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+        // On UTF-8 bytes: an index run calls this for every file, and Character counting and
+        // prefix checks were a few percent of a re-run.
+        let prefix = root.utf8.last == UInt8(ascii: "/") ? root : root + "/"
+        guard path.utf8.starts(with: prefix.utf8) else { return path }
+        return String(Substring(path.utf8.dropFirst(prefix.utf8.count)))
     }
 
     /// The absolute path of a stored path (a URL as it is).

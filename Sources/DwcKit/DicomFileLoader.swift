@@ -58,3 +58,14 @@ public struct DicomFileLoader: Sendable {
         return MemoryByteSource(name: "<stdin>", bytes: bytes)
     }
 }
+
+extension DicomFile {
+    /// A DICOMDIR (Media Storage Directory Storage in the meta), which index and store skip.
+    /// Compared on the element's bytes: index runs ask it of every file.
+    var isDICOMDIR: Bool {
+        guard let bytes = fileMeta[.mediaStorageSOPClassUID]?.bytes else { return false }
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 0 || bytes[end - 1] == 0x20 { end -= 1 }
+        return bytes[..<end].elementsEqual("1.2.840.10008.1.3.10".utf8)
+    }
+}

@@ -52,6 +52,11 @@ public struct FileWalker: Sendable {
             // only with --follow-symlinks.
             guard explicit || followSymlinks, stat(path, &info) == 0 else { return }
         }
+        visit(path, info, into: &files, problems: &problems, visited: &visited)
+    }
+
+    private func visit(_ path: String, _ info: stat, into files: inout [FoundFile], problems: inout [Problem],
+                       visited: inout Set<DirectoryID>) {
         switch info.st_mode & S_IFMT {
         case S_IFREG:
             guard accepts(path) else { return }
@@ -61,23 +66,50 @@ public struct FileWalker: Sendable {
         case S_IFDIR:
             let id = DirectoryID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
             guard visited.insert(id).inserted else { return }  // a symlink loop
-            guard let dir = opendir(path) else {
-                problems.append(Problem(path: path, message: "cannot read directory: \(String(cString: strerror(errno)))"))
-                return
-            }
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafePointer(to: entry.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                }
-                if name.hasPrefix(".") { continue }
-                names.append(name)
-            }
-            closedir(dir)
-            let base = path.hasSuffix("/") ? path : path + "/"
-            for name in names.sorted() { walk(base + name, explicit: false, into: &files, problems: &problems, visited: &visited) }
+            listDirectory(path, into: &files, problems: &problems, visited: &visited)
         default:
             break
+        }
+    }
+
+    /// The entries of a directory in name order. Each is stat'ed relative to the directory
+    /// (fstatat: the kernel does not walk the whole path again), and subdirectories reached
+    /// without following a link are not stat'ed at all (readdir's d_type says what they are;
+    /// without links there is no loop to detect): the walk of a 5,000-file archive made 8,600
+    /// stat calls by full path before.
+    private func listDirectory(_ path: String, into files: inout [FoundFile], problems: inout [Problem],
+                               visited: inout Set<DirectoryID>) {
+        guard let dir = opendir(path) else {
+            problems.append(Problem(path: path, message: "cannot read directory: \(String(cString: strerror(errno)))"))
+            return
+        }
+        defer { closedir(dir) }
+        var entries: [(name: String, type: UInt8)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name.hasPrefix(".") { continue }
+            entries.append((name, entry.pointee.d_type))
+        }
+        entries.sort { $0.name < $1.name }
+        let base = path.hasSuffix("/") ? path : path + "/"
+        let fd = dirfd(dir)
+        for (name, type) in entries {
+            let child = base + name
+            if type == UInt8(DT_DIR), !followSymlinks {
+                listDirectory(child, into: &files, problems: &problems, visited: &visited)
+                continue
+            }
+            var info = stat()
+            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+                problems.append(Problem(path: child, message: String(cString: strerror(errno))))
+                continue
+            }
+            if (info.st_mode & S_IFMT) == S_IFLNK {
+                guard followSymlinks, fstatat(fd, name, &info, 0) == 0 else { continue }
+            }
+            visit(child, info, into: &files, problems: &problems, visited: &visited)
         }
     }
 

@@ -219,7 +219,7 @@ public struct IndexOperation: Sendable {
         do {
             let source = try FileByteSource(path: file.path)
             let parsed = try DicomReader(options: loader.options).read(from: source)
-            if parsed.fileMeta.string(.mediaStorageSOPClassUID) == "1.2.840.10008.1.3.10" {
+            if parsed.isDICOMDIR {
                 return (.other(path: stored, stamp: stamp, status: .dicomdir, message: "DICOMDIR"), nil, false)
             }
             let record = try InstanceRecord(file: parsed, path: stored, stamp: stamp, cache: cache)

@@ -69,7 +69,7 @@ struct RemoteIndexer: Sendable {
                 return (nil, nil, false)
             }
             let parsed = try DicomReader(options: options).read(from: source)
-            if parsed.fileMeta.string(.mediaStorageSOPClassUID) == "1.2.840.10008.1.3.10" {
+            if parsed.isDICOMDIR {
                 return (.other(path: path, stamp: stamp, status: .dicomdir, message: "DICOMDIR"), nil, false)
             }
             var record = try InstanceRecord(file: parsed, path: path, stamp: stamp)

@@ -591,7 +591,7 @@ final class Context: @unchecked Sendable {
         if let cut = file.warnings.first(where: Self.isTruncation) {
             return done(.failed(.cannotUnderstand), source, "\(label): truncated: \(cut)")
         }
-        if file.fileMeta.string(.mediaStorageSOPClassUID) == "1.2.840.10008.1.3.10" {
+        if file.isDICOMDIR {
             return explicit ? done(.failed(.sopClassNotSupported), source, "\(label): a DICOMDIR, not an instance")
                 : done(.ignored, source, "\(label): a DICOMDIR; skipped")
         }
