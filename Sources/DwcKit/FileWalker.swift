@@ -29,10 +29,16 @@ public struct FileWalker: Sendable {
 
     public func walk(_ paths: [String]) -> (files: [FoundFile], problems: [Problem]) {
         var files: [FoundFile] = []
+        let problems = walk(paths) { files.append($0) }
+        return (files, problems)
+    }
+
+    /// The same walk, handing each file to `found` as soon as it is seen (in the same order).
+    public func walk(_ paths: [String], found: (FoundFile) -> Void) -> [Problem] {
         var problems: [Problem] = []
         var visited = Set<DirectoryID>()
-        for path in paths { walk(path, explicit: true, into: &files, problems: &problems, visited: &visited) }
-        return (files, problems)
+        for path in paths { walk(path, explicit: true, found: found, problems: &problems, visited: &visited) }
+        return problems
     }
 
     public static func regularFiles(under paths: [String]) -> [String] {
@@ -41,7 +47,7 @@ public struct FileWalker: Sendable {
 
     private struct DirectoryID: Hashable { var device: UInt64; var inode: UInt64 }
 
-    private func walk(_ path: String, explicit: Bool, into files: inout [FoundFile], problems: inout [Problem], visited: inout Set<DirectoryID>) {
+    private func walk(_ path: String, explicit: Bool, found: (FoundFile) -> Void, problems: inout [Problem], visited: inout Set<DirectoryID>) {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             problems.append(Problem(path: path, message: String(cString: strerror(errno))))
@@ -52,21 +58,21 @@ public struct FileWalker: Sendable {
             // only with --follow-symlinks.
             guard explicit || followSymlinks, stat(path, &info) == 0 else { return }
         }
-        visit(path, info, into: &files, problems: &problems, visited: &visited)
+        visit(path, info, found: found, problems: &problems, visited: &visited)
     }
 
-    private func visit(_ path: String, _ info: stat, into files: inout [FoundFile], problems: inout [Problem],
+    private func visit(_ path: String, _ info: stat, found: (FoundFile) -> Void, problems: inout [Problem],
                        visited: inout Set<DirectoryID>) {
         switch info.st_mode & S_IFMT {
         case S_IFREG:
             guard accepts(path) else { return }
-            files.append(FoundFile(path: path, size: Int64(info.st_size),
-                                   mtimeNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
-                                   inode: Int64(bitPattern: UInt64(info.st_ino))))
+            found(FoundFile(path: path, size: Int64(info.st_size),
+                            mtimeNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+                            inode: Int64(bitPattern: UInt64(info.st_ino))))
         case S_IFDIR:
             let id = DirectoryID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
             guard visited.insert(id).inserted else { return }  // a symlink loop
-            listDirectory(path, into: &files, problems: &problems, visited: &visited)
+            listDirectory(path, found: found, problems: &problems, visited: &visited)
         default:
             break
         }
@@ -77,7 +83,7 @@ public struct FileWalker: Sendable {
     /// without following a link are not stat'ed at all (readdir's d_type says what they are;
     /// without links there is no loop to detect): the walk of a 5,000-file archive made 8,600
     /// stat calls by full path before.
-    private func listDirectory(_ path: String, into files: inout [FoundFile], problems: inout [Problem],
+    private func listDirectory(_ path: String, found: (FoundFile) -> Void, problems: inout [Problem],
                                visited: inout Set<DirectoryID>) {
         guard let dir = opendir(path) else {
             problems.append(Problem(path: path, message: "cannot read directory: \(String(cString: strerror(errno)))"))
@@ -98,7 +104,7 @@ public struct FileWalker: Sendable {
         for (name, type) in entries {
             let child = base + name
             if type == UInt8(DT_DIR), !followSymlinks {
-                listDirectory(child, into: &files, problems: &problems, visited: &visited)
+                listDirectory(child, found: found, problems: &problems, visited: &visited)
                 continue
             }
             var info = stat()
@@ -109,7 +115,7 @@ public struct FileWalker: Sendable {
             if (info.st_mode & S_IFMT) == S_IFLNK {
                 guard followSymlinks, fstatat(fd, name, &info, 0) == 0 else { continue }
             }
-            visit(child, info, into: &files, problems: &problems, visited: &visited)
+            visit(child, info, found: found, problems: &problems, visited: &visited)
         }
     }
 

@@ -72,45 +72,29 @@ public struct IndexOperation: Sendable {
             throw DwcError(error)
         }
 
-        // Discover. Given only URLs, the archive root is not walked.
-        let local = urls.isEmpty || !paths.isEmpty || fileList != nil
-        var found: [FoundFile] = []
-        if local, let fileList {
-            for path in fileList {
-                if let file = statFile(absolutePath(path)) { found.append(file) } else {
-                    reporter.problem("\(path): not a readable regular file")
-                    summary.failed += 1
-                }
-            }
-        } else if local {
-            let roots = (paths.isEmpty ? [location.root] : paths).map(absolutePath)
-            for root in roots where statFile(root) == nil && !isDirectory(root) {
-                throw DwcError(.badInputDirectory, "\(root): no such file or directory")
-            }
-            let walk = walker.walk(roots)
-            found = walk.files
-            for problem in walk.problems {
-                reporter.problem("\(problem.path): \(problem.message)")
-                summary.failed += 1
-            }
-        }
-
-        reporter.debug?("discovered \(found.count) files in \(String(format1: (monotonicSeconds() - start) * 1000)) ms")
-
         // Compare with what the index has seen.
         let known: [String: ArchiveIndex.KnownFile]
         do { known = try index.knownFiles() } catch { throw DwcError(error) }
-        var toParse: [(file: FoundFile, stored: String)] = []
-        var seen = Set<String>()
-        for file in found {
-            let stored = location.storedPath(forAbsolute: file.path)
-            guard seen.insert(stored).inserted else { continue }
-            let stamp = InstanceRecord.FileStamp(size: file.size, mtimeNanoseconds: file.mtimeNanoseconds, inode: file.inode)
-            if !rebuild, let previous = known[stored], previous.stamp == stamp {
-                count(unchanged: previous.status, in: &summary)
-                continue
+
+        // Discover on another thread, which hands new and changed files to the parsers as it
+        // finds them: on a large tree the walk takes a tenth of a cold run, and the other core
+        // would wait for it. Given only URLs, the archive root is not walked.
+        let local = urls.isEmpty || !paths.isEmpty || fileList != nil
+        let roots = (paths.isEmpty ? [location.root] : paths).map(absolutePath)
+        if local, fileList == nil {
+            for root in roots where statFile(root) == nil && !isDirectory(root) {
+                throw DwcError(.badInputDirectory, "\(root): no such file or directory")
             }
-            toParse.append((file, stored))
+        }
+        let feed = FileFeed()
+        let discovery = Mutex<Discovery?>(nil)
+        let walked = DispatchGroup()
+        walked.enter()
+        DispatchQueue.global().async { [self] in
+            let result = discover(local: local, roots: roots, known: known, into: feed, reporter: reporter)
+            discovery.withLock { $0 = result }
+            feed.finish()
+            walked.leave()
         }
 
         // Parse in parallel, write each batch in one transaction.
@@ -120,21 +104,13 @@ public struct IndexOperation: Sendable {
         var waitTime = 0.0, writeTime = 0.0
         // Batch k+1 is parsed on the worker threads while batch k is written. The first batch is
         // small: nothing overlaps its parsing, so the writer should start soon.
-        var batches: [[(file: FoundFile, stored: String)]] = []
-        var next = 0
-        while next < toParse.count {
-            let size = batches.isEmpty ? min(batchSize, 64) : batchSize
-            batches.append(Array(toParse[next..<min(next + size, toParse.count)]))
-            next += size
-        }
         let jobs = self.jobs
         let ahead = Mutex<ParsedBatch?>(nil)
         let group = DispatchGroup()
-        var current = batches.isEmpty ? nil : Self.parse(batches[0], jobs: jobs, loader: loader)
-        for (number, batch) in batches.enumerated() {
-            guard let parsedBatch = current else { break }
-            if number + 1 < batches.count {
-                let next = batches[number + 1]
+        var current = feed.next(max: min(batchSize, 64)).map { Self.parse($0, jobs: jobs, loader: loader) }
+        while let parsedBatch = current {
+            let next = feed.next(max: batchSize)
+            if let next {
                 group.enter()
                 DispatchQueue.global().async {
                     let result = Self.parse(next, jobs: jobs, loader: loader)
@@ -155,15 +131,24 @@ public struct IndexOperation: Sendable {
             }
             writeTime += monotonicSeconds() - writeStart
             tally(files, outcomes, into: &summary, reporter: reporter)
-            done += batch.count
-            reporter.progress?(done, toParse.count)
+            done += files.count
+            reporter.progress?(done, feed.count)
+            guard next != nil else { break }
             let waitStart = monotonicSeconds()
             group.wait()
             waitTime += monotonicSeconds() - waitStart
             current = ahead.withLock { value in defer { value = nil }; return value }
         }
-
-        reporter.debug?("parsed \(toParse.count) files (waited \(String(format1: waitTime * 1000)) ms for parsers), wrote them in \(String(format1: writeTime * 1000)) ms")
+        walked.wait()
+        let found = discovery.withLock { $0 } ?? Discovery()
+        summary.unchanged += found.unchanged.unchanged
+        summary.notDicom += found.unchanged.notDicom
+        summary.dicomdir += found.unchanged.dicomdir
+        summary.duplicates += found.unchanged.duplicates
+        summary.failed += found.unchanged.failed + found.problems
+        let seen = found.seen
+        reporter.debug?("discovered \(found.files) files in \(String(format1: found.seconds * 1000)) ms, beside the parsing")
+        reporter.debug?("parsed \(feed.count) files (waited \(String(format1: waitTime * 1000)) ms for parsers), wrote them in \(String(format1: writeTime * 1000)) ms")
 
         if !urls.isEmpty {
             try indexRemote(urls, index: index, known: known, summary: &summary, reporter: reporter)
@@ -171,7 +156,6 @@ public struct IndexOperation: Sendable {
 
         // Forget files that are gone from the walked roots.
         if prune, fileList == nil, local {
-            let roots = (paths.isEmpty ? [location.root] : paths).map(absolutePath)
             let gone = known.keys.filter { stored in
                 guard !seen.contains(stored) else { return false }
                 guard !RemoteAccess.isRemote(stored) else { return false }
@@ -189,6 +173,51 @@ public struct IndexOperation: Sendable {
         }
         summary.elapsedSeconds = monotonicSeconds() - start
         return summary
+    }
+
+    /// What the discovery thread found besides the files it fed to the parsers.
+    struct Discovery: Sendable {
+        /// Every stored path seen (for pruning).
+        var seen = Set<String>()
+        /// Files found, and the counts of those unchanged since the last run.
+        var files = 0
+        var unchanged = Summary()
+        /// Paths that could not be read (already reported).
+        var problems = 0
+        var seconds = 0.0
+    }
+
+    /// Walks the roots (or stats the --files-from list) and feeds every new or changed file to
+    /// `feed`; unreadable paths are reported at once.
+    func discover(local: Bool, roots: [String], known: [String: ArchiveIndex.KnownFile], into feed: FileFeed,
+                  reporter: Reporter) -> Discovery {
+        let start = monotonicSeconds()
+        var result = Discovery()
+        func take(_ file: FoundFile) {
+            result.files += 1
+            let stored = location.storedPath(forAbsolute: file.path)
+            guard result.seen.insert(stored).inserted else { return }
+            let stamp = InstanceRecord.FileStamp(size: file.size, mtimeNanoseconds: file.mtimeNanoseconds, inode: file.inode)
+            if !rebuild, let previous = known[stored], previous.stamp == stamp {
+                count(unchanged: previous.status, in: &result.unchanged)
+                return
+            }
+            feed.append(file, stored: stored)
+        }
+        if local, let fileList {
+            for path in fileList {
+                if let file = statFile(absolutePath(path)) { take(file) } else {
+                    reporter.problem("\(path): not a readable regular file")
+                    result.problems += 1
+                }
+            }
+        } else if local {
+            let problems = walker.walk(roots, found: take)
+            for problem in problems { reporter.problem("\(problem.path): \(problem.message)") }
+            result.problems += problems.count
+        }
+        result.seconds = monotonicSeconds() - start
+        return result
     }
 
     struct ParsedBatch: Sendable {
