@@ -272,8 +272,8 @@ public final class ArchiveIndex {
     /// later instance with the same values needs no upsert (the usual case: every instance of a
     /// study repeats its study attributes); one with other values still fills in what is missing.
     private struct BatchKeys {
-        var studies: [String: (pk: Int64, values: [SQLValue])] = [:]
-        var series: [String: (pk: Int64, values: [SQLValue])] = [:]
+        var studies: [String: (pk: Int64, values: ColumnValues)] = [:]
+        var series: [String: (pk: Int64, values: ColumnValues)] = [:]
     }
 
     private func record(_ file: IndexedFile, isLive: (String) -> Bool, st: WriterStatements, batch: inout BatchKeys,
@@ -375,23 +375,26 @@ public final class ArchiveIndex {
             + "ON CONFLICT(\(key)) DO UPDATE SET \(updates.joined(separator: ", "))" + (pk.map { " RETURNING \($0)" } ?? "")
     }
 
-    private func upsert(_ statement: Statement, _ values: [SQLValue], extra: [SQLValue]) throws -> Int64 {
-        bind(statement, values, extra)
-        guard try statement.step() else { throw database.error("upsert returned nothing") }
-        let result = statement.int(0)
-        statement.reset()
-        return result
+    private func upsert(_ statement: Statement, _ values: ColumnValues, extra: [SQLValue]) throws -> Int64 {
+        try bind(statement, values, extra) {
+            guard try statement.step() else { throw database.error("upsert returned nothing") }
+            let result = statement.int(0)
+            statement.reset()
+            return result
+        }
     }
 
-    private func insertInstance(_ statement: Statement, _ values: [SQLValue], extra: [SQLValue]) throws {
-        bind(statement, values, extra)
-        while try statement.step() {}
+    private func insertInstance(_ statement: Statement, _ values: ColumnValues, extra: [SQLValue]) throws {
+        try bind(statement, values, extra) {
+            while try statement.step() {}
+        }
     }
 
-    private func bind(_ statement: Statement, _ values: [SQLValue], _ extra: [SQLValue]) {
-        var i: Int32 = 1
-        for value in values { statement.bind(value, at: i); i += 1 }
+    /// The attribute columns, then the columns of `extraColumns`, for the duration of `body`.
+    private func bind<R>(_ statement: Statement, _ values: ColumnValues, _ extra: [SQLValue], _ body: () throws -> R) throws -> R {
+        var i = Int32(values.count) + 1
         for value in extra { statement.bind(value, at: i); i += 1 }
+        return try statement.withBindings(values, from: 1, body)
     }
 
     private func removeInstance(atPath path: String, st: WriterStatements, touched: inout Touched) throws {

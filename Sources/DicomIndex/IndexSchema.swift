@@ -19,37 +19,36 @@ enum IndexSchema {
 
     /// Values of the search columns of one attribute, in `searchColumns(for:)` order, from
     /// `cache` when the same text was normalised before.
-    static func appendSearchValues(for a: QueryAttribute, text: String?, to values: inout [SQLValue],
+    static func appendSearchValues(for match: MatchKind, text: String?, to values: inout ColumnValues,
                                    cache: SearchValueCache?) {
-        switch a.match {
-        case .personName, .time, .dateTime:
-            guard let cache, let text else { break }
-            let key = SearchValueCache.Key(match: a.match, text: text)
-            if let known = cache.entries[key] {
-                values += known
-            } else {
-                let start = values.count
-                appendSearchValues(for: a, text: text, to: &values, cache: nil)
-                cache.insert(key, Array(values[start...]))
-            }
-            return
-        default:
+        switch match {
+        case .personName, .time, .dateTime: break
+        default: return
+        }
+        guard let text else {
+            for _ in 0..<(match == .personName ? 4 : 1) { values.appendNull() }
             return
         }
-        switch a.match {
+        let key = SearchValueCache.Key(match: match, text: text)
+        if let known = cache?.entries[key] {
+            for value in known { values.append(value) }
+            return
+        }
+        let derived = searchValues(for: match, text: text)
+        cache?.insert(key, derived)
+        for value in derived { values.append(value) }
+    }
+
+    private static func searchValues(for match: MatchKind, text: String) -> [SQLValue] {
+        switch match {
         case .personName:
-            if let text {
-                for group in ValueNormalizer.nameGroups(text) { values.append(.text(group)) }
-                values.append(.text(ValueNormalizer.fuzzyComponents(text)))
-            } else {
-                values += [.null, .null, .null, .null]
-            }
+            return ValueNormalizer.nameGroups(text).map { .text($0) } + [.text(ValueNormalizer.fuzzyComponents(text))]
         case .time:
-            values.append(text.flatMap { ValueNormalizer.seconds($0) }.map { .real($0) } ?? .null)
+            return [ValueNormalizer.seconds(text).map { .real($0) } ?? .null]
         case .dateTime:
-            values.append(SQLValue(text.flatMap { ValueNormalizer.dateTime($0) }))
+            return [SQLValue(ValueNormalizer.dateTime(text))]
         default:
-            break
+            return []
         }
     }
 

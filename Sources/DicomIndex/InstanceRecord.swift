@@ -32,9 +32,9 @@ public struct InstanceRecord: Sendable {
     /// The values of each level's attribute columns, search columns included, in
     /// `IndexSchema.columns(for:)` order. Computed here, on the parsing threads, so that the
     /// single writer only binds them.
-    public internal(set) var studyValues: [SQLValue] = []
-    public internal(set) var seriesValues: [SQLValue] = []
-    public internal(set) var instanceValues: [SQLValue] = []
+    public internal(set) var studyValues = ColumnValues(capacity: 0)
+    public internal(set) var seriesValues = ColumnValues(capacity: 0)
+    public internal(set) var instanceValues = ColumnValues(capacity: 0)
     public var pixelOffset: UInt64?
     public var pixelLength: UInt64?
     public var pixelEncapsulated = false
@@ -61,22 +61,28 @@ public struct InstanceRecord: Sendable {
         seriesUID = try required(.seriesInstanceUID, "SeriesInstanceUID")
         sopUID = try required(.sopInstanceUID, "SOPInstanceUID")
         var sopClass: String?
-        func values(_ level: QueryLevel) -> [SQLValue] {
-            var values: [SQLValue] = []
-            values.reserveCapacity(IndexSchema.columnCount(level))
-            for attribute in QueryAttributes.attributes(at: level) {
-                if attribute.match == .integer {
-                    let element = ds[attribute.tag]
-                    values.append(SQLValue(element.flatMap { Self.integer($0, bigEndian: ds.isBigEndian) } ?? ds.int(attribute.tag)))
-                    continue
+        func values(_ level: QueryLevel) -> ColumnValues {
+            var values = ColumnValues(capacity: IndexSchema.columnCount(level))
+            for column in Self.readPlan(level) {
+                let element = ds[column.tag]
+                switch column.match {
+                case .integer:
+                    values.append(element.flatMap { Self.integer($0, bigEndian: ds.isBigEndian) } ?? ds.int(column.tag))
+                case .personName, .time, .dateTime:
+                    // Their search columns are derived from the text.
+                    let text = element.flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
+                    values.append(text)
+                    IndexSchema.appendSearchValues(for: column.match, text: text, to: &values, cache: cache)
+                default:
+                    if column.tag == .sopClassUID {
+                        let text = element.flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
+                            ?? file.fileMeta.string(.mediaStorageSOPClassUID)
+                        sopClass = text
+                        values.append(text)
+                    } else {
+                        values.appendText { out in element.map { Self.appendJoinedText($0, characterSet: ds.characterSet, to: &out) } ?? false }
+                    }
                 }
-                var text = ds[attribute.tag].flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
-                if attribute.tag == .sopClassUID {
-                    if text == nil { text = file.fileMeta.string(.mediaStorageSOPClassUID) }
-                    sopClass = text
-                }
-                values.append(SQLValue(text))
-                IndexSchema.appendSearchValues(for: attribute, text: text, to: &values, cache: cache)
             }
             return values
         }
@@ -95,40 +101,61 @@ public struct InstanceRecord: Sendable {
         }
     }
 
-    /// The element's values as DataSet.strings gives them, joined by backslash; nil when it has
-    /// none. ASCII values (most) are trimmed and joined on bytes, without a String per value.
-    static func joinedText(_ element: DataElement, characterSet: SpecificCharacterSet) -> String? {
-        guard element.vr.isString, let bytes = element.bytes, !bytes.isEmpty else { return nil }
-        guard !bytes.contains(where: { $0 >= 0x80 || $0 == 0x1B }) else {
-            return element.strings(characterSet: characterSet).flatMap { $0.isEmpty ? nil : $0.joined(separator: "\\") }
+    /// What the record reads per level: the attributes' tags and matching kinds, without the
+    /// QueryAttribute values themselves (copying them, strings and all, for each attribute of
+    /// each file was a tenth of making a record).
+    private static func readPlan(_ level: QueryLevel) -> [(tag: Tag, match: MatchKind)] {
+        switch level {
+        case .study: return studyPlan
+        case .series: return seriesPlan
+        case .instance: return instancePlan
         }
+    }
+
+    private static let studyPlan = makePlan(.study), seriesPlan = makePlan(.series), instancePlan = makePlan(.instance)
+
+    private static func makePlan(_ level: QueryLevel) -> [(tag: Tag, match: MatchKind)] {
+        QueryAttributes.attributes(at: level).map { (tag: $0.tag, match: $0.match) }
+    }
+
+    /// The element's values as DataSet.strings gives them, joined by backslash; nil when it has
+    /// none.
+    static func joinedText(_ element: DataElement, characterSet: SpecificCharacterSet) -> String? {
+        var out: [UInt8] = []
+        guard appendJoinedText(element, characterSet: characterSet, to: &out) else { return nil }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the element's values, joined by backslash, as UTF-8 to `out`; false (nothing
+    /// appended) when it has none. ASCII values (most) are trimmed and joined on bytes, without
+    /// a String per value.
+    static func appendJoinedText(_ element: DataElement, characterSet: SpecificCharacterSet, to out: inout [UInt8]) -> Bool {
+        guard element.vr.isString, let bytes = element.bytes, !bytes.isEmpty else { return false }
         let vr = element.vr
         let split = !vr.isSingleValuedText, trimLeading = vr == .AE || vr == .DS || vr == .IS
-        if !split || !bytes.contains(UInt8(ascii: "\\")) {
-            // One value (the usual case): trimmed in place, no copy before the String.
-            var s = 0, e = bytes.count
-            while e > s, bytes[e - 1] == 0x20 || bytes[e - 1] == 0 { e -= 1 }
-            if trimLeading { while s < e, bytes[s] == 0x20 { s += 1 } }
-            return String(decoding: bytes[s..<e], as: UTF8.self)
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var start = 0
-        func emit(_ end: Int) {
-            var s = start, e = end
-            while e > s, bytes[e - 1] == 0x20 || bytes[e - 1] == 0 { e -= 1 }
-            if trimLeading { while s < e, bytes[s] == 0x20 { s += 1 } }
-            out.append(contentsOf: bytes[s..<e])
-        }
-        if split {
-            for i in 0..<bytes.count where bytes[i] == UInt8(ascii: "\\") {
-                emit(i)
-                out.append(UInt8(ascii: "\\"))
-                start = i + 1
+        let ascii = bytes.withUnsafeBufferPointer { b -> Bool in
+            guard !b.contains(where: { $0 >= 0x80 || $0 == 0x1B }) else { return false }
+            func emit(_ from: Int, _ to: Int) {
+                var s = from, e = to
+                while e > s, b[e - 1] == 0x20 || b[e - 1] == 0 { e -= 1 }
+                if trimLeading { while s < e, b[s] == 0x20 { s += 1 } }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[s..<e]))
             }
+            var from = 0
+            if split {
+                for i in 0..<b.count where b[i] == UInt8(ascii: "\\") {
+                    emit(from, i)
+                    out.append(UInt8(ascii: "\\"))
+                    from = i + 1
+                }
+            }
+            emit(from, b.count)
+            return true  // possibly nothing appended: an element of only padding is stored as ""
         }
-        emit(bytes.count)
-        return String(decoding: out, as: UTF8.self)
+        if ascii { return true }
+        guard let values = element.strings(characterSet: characterSet), !values.isEmpty else { return false }
+        out.append(contentsOf: values.joined(separator: "\\").utf8)
+        return true
     }
 
     /// The first value of a US element, or of an IS element that is one plain decimal number,

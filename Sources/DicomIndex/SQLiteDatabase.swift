@@ -2,6 +2,8 @@ import CSQLite3
 
 /// SQLITE_TRANSIENT: SQLite copies bound text and blobs.
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+/// SQLITE_STATIC: SQLite uses bound text and blobs in place (Statement.withBindings).
+private let staticText: sqlite3_destructor_type? = nil
 
 /// A connection to one SQLite database (the only importer of CSQLite3). Not shared between
 /// threads: each thread or process opens its own.
@@ -132,6 +134,39 @@ public final class Statement {
             }
         case .blob(let v):
             _ = v.withUnsafeBytes { sqlite3_bind_blob(raw, index, $0.baseAddress, Int32($0.count), transient) }
+        }
+    }
+
+    /// Binds `values` to the parameters from `first` on, with SQLite reading their text in place
+    /// (SQLITE_STATIC), runs `body`, then clears every binding: the pointers are valid only
+    /// inside this call.
+    func withBindings<R>(_ values: ColumnValues, from first: Int32, _ body: () throws -> R) rethrows -> R {
+        try values.text.withUnsafeBufferPointer { text in
+            defer { sqlite3_clear_bindings(raw) }
+            var index = first
+            for value in values.values {
+                switch value {
+                case .null: sqlite3_bind_null(raw, index)
+                case .integer(let v): sqlite3_bind_int64(raw, index, v)
+                case .real(let v): sqlite3_bind_double(raw, index, v)
+                case .text(let start, let count):
+                    if count == 0 {
+                        sqlite3_bind_text(raw, index, "", 0, transient)  // a buffer without storage has no address
+                    } else {
+                        UnsafeRawPointer(text.baseAddress! + start).withMemoryRebound(to: CChar.self, capacity: count) {
+                            _ = sqlite3_bind_text(raw, index, $0, Int32(count), staticText)
+                        }
+                    }
+                case .blob(let start, let count):
+                    if count == 0 {
+                        sqlite3_bind_zeroblob(raw, index, 0)
+                    } else {
+                        sqlite3_bind_blob(raw, index, text.baseAddress! + start, Int32(count), staticText)
+                    }
+                }
+                index += 1
+            }
+            return try body()
         }
     }
 
