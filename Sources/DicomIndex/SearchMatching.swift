@@ -227,12 +227,19 @@ enum Matching {
     }
 
     /// TM: seconds since midnight; an end of lower precision covers its whole interval
-    /// (`-10` ends at 10:59:59.999999), and so does a single value.
+    /// (`-10` ends at 10:59:59.999999), and so does a single value. A range whose start lies
+    /// after its end (`2200-0200`) spans midnight: the times from its start to the end of the
+    /// day and from midnight to its end. PS3.4 C.2.2.2.5.2 defines only ranges with
+    /// <time1> <= <time2> ("Range matching crossing midnight is not supported"); dwc reads the
+    /// other order as dcm4chee-arc-light does rather than refuse it (docs/search.md).
     static func time(_ column: String, _ value: String) throws -> SQLFragment {
         let (low, high) = try range(value, what: "time (HHMMSS.FFFFFF)")
         let l = try low.map { try timeInterval($0).start }, h = try high.map { try timeInterval($0).end }
-        if let l, let h, l >= h { throw MatchError("the range starts after it ends (ranges across midnight are not supported)") }
         switch (l, h) {
+        case let (l?, h?) where l >= h:
+            // Both ends are widened by the same half microsecond, so l >= h means no instant of
+            // the start's interval lies before the end's: the range wraps.
+            return SQLFragment("(\(column) >= ? OR \(column) <= ?)", [.real(l), .real(h)])
         case let (l?, h?): return SQLFragment("\(column) BETWEEN ? AND ?", [.real(l), .real(h)])
         case let (l?, nil): return SQLFragment("\(column) >= ?", [.real(l)])
         case let (nil, h?): return SQLFragment("\(column) <= ?", [.real(h)])

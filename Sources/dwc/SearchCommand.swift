@@ -10,7 +10,8 @@ struct SearchCommand: ParsableCommand {
         discussion: """
         Matching (PS3.4 C.2.2.2, PS3.18 8.3.4): -k KEY=VALUE with KEY a keyword, (gggg,eeee),
         gggg,eeee or ggggeeee. A single value matches exactly (case-sensitive); * and ? are
-        wildcards (% and _ are ordinary characters); DA, TM and DT take ranges A-B, -B and A-;
+        wildcards (% and _ are ordinary characters); DA, TM and DT take ranges A-B, -B and A-
+        (a TM range whose start is later than its end wraps past midnight);
         UIDs take lists a\\b; an empty value (or *) matches everything and returns the
         attribute, as does a bare -k KEY. Person names match case-insensitively on any of the
         Alphabetic, Ideographic and Phonetic groups (--fuzzy: also the start of any name

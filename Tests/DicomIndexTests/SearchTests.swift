@@ -137,7 +137,7 @@ extension SearchTests {
             for value in ["2024", "2024-13", "20241301", "20240132", "20240201-20240101", "abc", "-", "2024-01-01", "20240101-20240102-20240103"] {
                 expectQueryError("StudyDate=\(value)") { _ = try t.search(.study, ["StudyDate=\(value)"]) }
             }
-            for value in ["25", "0961", "093000.1234567", "1", "12-11", "ab"] {
+            for value in ["25", "0961", "093000.1234567", "1", "12-11-10", "ab", "2400-0100"] {
                 expectQueryError("StudyTime=\(value)") { _ = try t.search(.study, ["StudyTime=\(value)"]) }
             }
             for value in ["2024010", "20240101-20230101", "20240101+01", "x-"] {
@@ -163,6 +163,37 @@ extension SearchTests {
             #expect(try matching("23-") == ["235959.999999"])
             #expect(try matching("-235959") == times.sorted())
             #expect(try matching("0945") == ["09:45:00"], "the old HH:MM:SS form is stored as seconds too")
+        }
+
+        /// A TM range whose start is later than its end wraps around midnight (dcm4chee-arc-light's
+        /// reading of what PS3.4 C.2.2.2.5.2 leaves undefined), with the precision rules of both
+        /// ends; open ranges and ordinary ranges are unchanged.
+        @Test func timeRangesAcrossMidnight() throws {
+            let times = ["000000", "015959.999999", "02", "0200", "020100", "120000", "215959.999999", "2200", "235959.999999"]
+            let t = try TestIndex(times.enumerated().map { study("1.\($0.offset + 1)", ["StudyTime": $0.element]) } + [study("1.99")])
+            func matching(_ value: String) throws -> [String] {
+                let byUID = Dictionary(uniqueKeysWithValues: times.enumerated().map { ("1.\($0.offset + 1)", $0.element) })
+                return try t.uids(.study, ["StudyTime=\(value)"]).map { byUID[$0] ?? "none" }.sorted()
+            }
+            #expect(try matching("2200-0200") == ["000000", "015959.999999", "02", "0200", "2200", "235959.999999"],
+                    "an HHMM end covers its minute: 02:00:59.999999 is inside, 02:01 is not")
+            #expect(try matching("22-01") == ["000000", "015959.999999", "2200", "235959.999999"], "an HH end covers its hour")
+            #expect(try matching("220000.000001-000000") == ["000000", "235959.999999"], "both ends are inclusive")
+            #expect(try matching("235959.999999-000000.000000") == ["000000", "235959.999999"], "the last and first microsecond")
+            #expect(try matching("12-11") == times.sorted(), "12:00 to 11:59:59.999999 the next day is the whole day")
+            #expect(try matching("2200-") == ["2200", "235959.999999"], "an open end does not wrap")
+            #expect(try matching("-0200") == ["000000", "015959.999999", "02", "0200"])
+            #expect(try matching("0200-2200") == ["02", "0200", "020100", "120000", "215959.999999", "2200"])
+
+            // The same rule for the times of the other levels.
+            let levels = try TestIndex(["2330", "0030", "1200"].enumerated().map {
+                TestInstance(study: "2.1", series: "2.1.\($0.offset + 1)", sop: "2.1.\($0.offset + 1).1",
+                             ["SeriesTime": $0.element, "ContentTime": $0.element, "PerformedProcedureStepStartTime": $0.element])
+            })
+            #expect(try levels.uids(.series, ["SeriesTime=2300-0100"]) == ["2.1.1", "2.1.2"])
+            #expect(try levels.uids(.series, ["PerformedProcedureStepStartTime=2331-0029"]).isEmpty)
+            #expect(try levels.uids(.instance, ["ContentTime=23-00"]) == ["2.1.1.1", "2.1.2.1"])
+            #expect(try levels.uids(.instance, ["ContentTime=1300-1100"]) == ["2.1.1.1", "2.1.2.1"])
         }
 
         @Test func dateTimeRanges() throws {
