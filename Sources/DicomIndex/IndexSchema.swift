@@ -1,7 +1,7 @@
 /// The index's tables, generated from `QueryAttributes` (docs/index-schema.md describes them).
 enum IndexSchema {
     /// Bump when the layout of the fixed columns changes; the attribute list has its own signature.
-    static let version = "4"
+    static let version = "5"
 
     static func sqlType(_ match: MatchKind) -> String { match == .integer ? "INTEGER" : "TEXT" }
 
@@ -18,18 +18,20 @@ enum IndexSchema {
     }
 
     /// Values of the search columns of one attribute, in `searchColumns(for:)` order, from
-    /// `cache` when the same text was normalised before.
+    /// `cache` when the same text was normalised before. `timezoneOffset` is the data set's
+    /// TimezoneOffsetFromUTC: date-times without an offset of their own are in that zone.
     static func appendSearchValues(for a: QueryAttribute, text: String?, to values: inout [SQLValue],
-                                   cache: SearchValueCache?) {
+                                   cache: SearchValueCache?, timezoneOffset: String? = nil) {
         switch a.match {
         case .personName, .time, .dateTime:
             guard let cache, let text else { break }
-            let key = SearchValueCache.Key(match: a.match, text: text)
+            // The offset changes only what a date-time becomes; other kinds share entries across zones.
+            let key = SearchValueCache.Key(match: a.match, text: text, timezoneOffset: a.match == .dateTime ? timezoneOffset : nil)
             if let known = cache.entries[key] {
                 values += known
             } else {
                 let start = values.count
-                appendSearchValues(for: a, text: text, to: &values, cache: nil)
+                appendSearchValues(for: a, text: text, to: &values, cache: nil, timezoneOffset: timezoneOffset)
                 cache.insert(key, Array(values[start...]))
             }
             return
@@ -47,7 +49,7 @@ enum IndexSchema {
         case .time:
             values.append(text.flatMap { ValueNormalizer.seconds($0) }.map { .real($0) } ?? .null)
         case .dateTime:
-            values.append(SQLValue(text.flatMap { ValueNormalizer.dateTime($0) }))
+            values.append(SQLValue(text.flatMap { ValueNormalizer.dateTime($0, defaultOffset: timezoneOffset) }))
         default:
             break
         }
@@ -138,13 +140,16 @@ enum IndexSchema {
 }
 
 /// Search-column values already derived from a text (person name groups folded for matching,
-/// times in seconds, normalised date-times). The files of one study repeat the same names,
+/// times in seconds, date-times normalised to UTC, which also depends on the data set's
+/// TimezoneOffsetFromUTC and so is part of the key). The files of one study repeat the same names,
 /// dates and times, and folding a name costs tens of times more than a lookup. One per parsing
 /// thread: not shared, so without locks. Bounded: emptied when full.
 public final class SearchValueCache {
     struct Key: Hashable {
         let match: MatchKind
         let text: String
+        /// The data set's TimezoneOffsetFromUTC, for date-times only.
+        let timezoneOffset: String?
     }
 
     private(set) var entries: [Key: [SQLValue]] = [:]

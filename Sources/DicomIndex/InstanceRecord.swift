@@ -55,6 +55,8 @@ public struct InstanceRecord: Sendable {
         studyUID = try required(.studyInstanceUID, "StudyInstanceUID")
         seriesUID = try required(.seriesInstanceUID, "SeriesInstanceUID")
         sopUID = try required(.sopInstanceUID, "SOPInstanceUID")
+        // Date-times without an offset of their own are in the data set's zone (PS3.5 6.2 DT).
+        let timezoneOffset = ds[Self.timezoneOffsetFromUTC].flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
         func values(_ level: QueryLevel) -> [SQLValue] {
             var values: [SQLValue] = []
             values.reserveCapacity(IndexSchema.columnCount(level))
@@ -67,7 +69,7 @@ public struct InstanceRecord: Sendable {
                 var text = ds[attribute.tag].flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
                 if text == nil, attribute.tag == .sopClassUID { text = file.fileMeta.string(.mediaStorageSOPClassUID) }
                 values.append(SQLValue(text))
-                IndexSchema.appendSearchValues(for: attribute, text: text, to: &values, cache: cache)
+                IndexSchema.appendSearchValues(for: attribute, text: text, to: &values, cache: cache, timezoneOffset: timezoneOffset)
             }
             return values
         }
@@ -84,6 +86,8 @@ public struct InstanceRecord: Sendable {
             }
         }
     }
+
+    static let timezoneOffsetFromUTC = Tag(0x0008, 0x0201)
 
     /// The element's values as DataSet.strings gives them, joined by backslash; nil when it has
     /// none. ASCII values (most) are trimmed and joined on bytes, without a String per value.

@@ -266,8 +266,8 @@ enum Matching {
         return (start - 0.0000005, start + width - 0.0000005)
     }
 
-    /// DT: compared on the padded form (timezone offsets are not applied); a single value
-    /// covers the interval of its precision.
+    /// DT: compared on the padded form, in UTC for values with an offset (ValueNormalizer.dateTime);
+    /// a single value covers the interval of its precision.
     static func dateTime(_ column: String, _ value: String) throws -> SQLFragment {
         let (low, high) = try dateTimeRange(value)
         let l = try low.map { try normalized($0, upper: false) }
@@ -282,7 +282,10 @@ enum Matching {
     }
 
     static func normalized(_ text: String, upper: Bool) throws -> String {
-        guard isDateTime(Substring(text)), let value = ValueNormalizer.dateTime(text, upper: upper) else {
+        // Parts out of range (month 13, 24 o'clock) would be compared as written: refused instead.
+        let digits = String(text.prefix(while: \.isASCIIDigit))
+        guard isDateTime(Substring(text)), ValueNormalizer.utcDateTime(digits, upper: false, offsetMinutes: 0) != nil,
+              let value = ValueNormalizer.dateTime(text, upper: upper) else {
             throw MatchError("'\(text)' is not a date-time (YYYY[MM[DD[HH[MM[SS[.F]]]]]][&ZZXX])")
         }
         return value

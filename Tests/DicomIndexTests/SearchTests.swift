@@ -197,23 +197,64 @@ extension SearchTests {
         }
 
         @Test func dateTimeRanges() throws {
-            let values = ["20240101093000", "20240101093000.5+0100", "2024010110", "20240102", "20231231235959.999999-0500"]
+            let values = ["20240101093000", "20240101093000.5", "2024010110", "20240102", "20231231235959.999999"]
             let t = try TestIndex(values.enumerated().map {
                 TestInstance(study: "1.1", series: "1.1.1", sop: "1.1.1.\($0.offset + 1)", ["AcquisitionDateTime": $0.element])
             })
             func matching(_ value: String) throws -> [String] {
                 try t.search(.instance, ["AcquisitionDateTime=\(value)"]).map { $0.value(Tag(0x0008, 0x002A))?.description ?? "" }.sorted()
             }
-            #expect(try matching("20240101-20240101") == ["20240101093000", "20240101093000.5+0100", "2024010110"])
-            #expect(try matching("20240101") == ["20240101093000", "20240101093000.5+0100", "2024010110"], "a single date covers the day")
-            #expect(try matching("20240101093000.5-") == ["20240101093000.5+0100", "2024010110", "20240102"])
-            #expect(try matching("-2024010109") == ["20231231235959.999999-0500", "20240101093000", "20240101093000.5+0100"])
-            #expect(try matching("2023-2023") == ["20231231235959.999999-0500"])
-            #expect(try matching("20240101093000-0500") == ["20240101093000", "20240101093000.5+0100"],
-                    "a negative offset is part of the value, not a range")
-            #expect(try matching("20240101093000-0500-20240101100000+0100") == ["20240101093000", "20240101093000.5+0100", "2024010110"])
-            #expect(try matching("20240101093000-0500-") == ["20240101093000", "20240101093000.5+0100", "2024010110", "20240102"])
-            #expect(try matching("202401-202401") == ["20240101093000", "20240101093000.5+0100", "2024010110", "20240102"])
+            #expect(try matching("20240101-20240101") == ["20240101093000", "20240101093000.5", "2024010110"])
+            #expect(try matching("20240101") == ["20240101093000", "20240101093000.5", "2024010110"], "a single date covers the day")
+            #expect(try matching("20240101093000.5-") == ["20240101093000.5", "2024010110", "20240102"])
+            #expect(try matching("-2024010109") == ["20231231235959.999999", "20240101093000", "20240101093000.5"])
+            #expect(try matching("2023-2023") == ["20231231235959.999999"])
+            #expect(try matching("202401-202401") == ["20240101093000", "20240101093000.5", "2024010110", "20240102"])
+        }
+
+        /// PS3.4 C.2.2.2.5.3 d: offsets count. Stored values with an offset (their own, else the
+        /// data set's TimezoneOffsetFromUTC) and query values with one compare in UTC; values
+        /// without any compare as written.
+        @Test func dateTimeOffsetsCompareInUTC() throws {
+            let stored: [(sop: String, value: String, zone: String?)] = [
+                ("a", "20240101003000+0100", nil),  // 2023-12-31 23:30 UTC
+                ("b", "20240101093000-0500", nil),  // 2024-01-01 14:30 UTC
+                ("c", "20240101143000", nil),  // no offset: as written
+                ("d", "20240101120000", "+0200"),  // 10:00 UTC through TimezoneOffsetFromUTC
+                ("e", "20240101120000+0000", "+0200"),  // its own offset wins: 12:00 UTC
+                ("f", "20241231230000-0200", nil),  // 2025-01-01 01:00 UTC
+                ("g", "20240301003000+0100", nil),  // 2024-02-29 23:30 UTC
+                ("h", "2024+0100", nil),  // from 2023-12-31 23:00 UTC
+                ("i", "20241231233000", nil),
+            ]
+            let t = try TestIndex(stored.map { s in
+                var values = ["AcquisitionDateTime": s.value]
+                if let zone = s.zone { values["TimezoneOffsetFromUTC"] = zone }
+                let study = s.zone == nil ? "1.1" : "1.2"
+                return TestInstance(study: study, series: study + ".1", sop: study + ".1." + String(s.sop.unicodeScalars.first!.value), values)
+            })
+            let byUID = Dictionary(uniqueKeysWithValues: stored.map {
+                (($0.zone == nil ? "1.1.1." : "1.2.1.") + String($0.sop.unicodeScalars.first!.value), $0.sop)
+            })
+            func matching(_ value: String) throws -> [String] {
+                try t.uids(.instance, ["AcquisitionDateTime=\(value)"]).map { byUID[$0]! }.sorted()
+            }
+            #expect(try matching("20231231") == ["a", "h"], "a query without an offset compares as written")
+            #expect(try matching("20240101143000") == ["b", "c"])
+            #expect(try matching("20240101093000-0500") == ["b", "c"], "one value with a negative offset, not a range")
+            #expect(try matching("20240101093000-0500-") == ["b", "c", "f", "g", "i"])
+            #expect(try matching("20240101120000+0200") == ["d"])
+            #expect(try matching("20240101110000+0100-20240101130000+0100") == ["d", "e"])
+            #expect(try matching("20241231230000-0200") == ["f"], "negative offset, carried into the next year")
+            #expect(try matching("2025") == ["f"])
+            #expect(try matching("20240229") == ["g"], "carried back into the leap day")
+            #expect(try matching("2024") == ["b", "c", "d", "e", "g", "i"])
+            #expect(try matching("2024+0100") == ["a", "b", "c", "d", "e", "g", "h"],
+                    "a year in +0100 runs from 2023-12-31 23:00 to 2024-12-31 22:59:59.999999 UTC")
+            #expect(try matching("-20231231230000+0000") == ["h"])
+            for bad in ["20241301+0100", "20240101250000", "20240230", "20240101120000+1500"] {
+                expectQueryError("AcquisitionDateTime") { _ = try t.search(.instance, ["AcquisitionDateTime=\(bad)"]) }
+            }
         }
 
         // MARK: UIDs, integers
