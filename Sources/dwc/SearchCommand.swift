@@ -56,6 +56,11 @@ struct SearchCommand: ParsableCommand {
     @Flag(help: "JSON on one line.")
     var compact = false
 
+    @Option(name: .customLong("base-url"),
+            help: ArgumentHelp("RetrieveURL of every result as {url}/studies/{uid}[/series/{uid}[/instances/{uid}]], for an archive a DICOMweb server also serves (env DWC_BASE_URL; default: instances get their file:// URL, studies and series none).",
+                               valueName: "url"))
+    var baseURL: String?
+
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more") }
         if offset < 0 { throw ValidationError("--offset must be 0 or more") }
@@ -85,6 +90,7 @@ struct SearchCommand: ParsableCommand {
         query.offset = offset
         query.fuzzy = fuzzy
         var operation = SearchOperation(location: global.location, query: query)
+        operation.baseURL = try SearchOperation.baseURL(option: baseURL)
         operation.format = format
         operation.pretty = !compact
         let debug: ((String) -> Void)? = Output.verbosity >= 2 ? { Output.debug($0) } : nil

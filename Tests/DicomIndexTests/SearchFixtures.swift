@@ -99,7 +99,7 @@ final class TestIndex {
 
     /// Runs a search given as command-line keys ("PatientName=Doe*", "StudyDate").
     func search(_ level: QueryLevel, _ keys: [String] = [], configure: (inout SearchQuery) -> Void = { _ in },
-                retrieveURL: ((String) -> String)? = nil) throws -> [SearchResult] {
+                retrieveURL: ((SearchRow) -> String?)? = nil) throws -> [SearchResult] {
         var query = SearchQuery(level: level)
         query.keys = try keys.map { try QueryKey(parsing: $0) }
         configure(&query)

@@ -554,7 +554,7 @@ extension SearchTests {
 
         @Test func instanceResultsCarryRetrieveURLAndTransferSyntax() throws {
             let t = try TestIndex([TestInstance(study: "6.1", series: "6.1.1", sop: "6.1.1.1", ["InstanceNumber": "7", "Rows": "64"], path: "a dir/x.dcm")])
-            let result = try t.search(.instance, retrieveURL: { "file:///archive/" + $0.replacingOccurrences(of: " ", with: "%20") })[0]
+            let result = try t.search(.instance, retrieveURL: { $0.storedPath.map { "file:///archive/" + $0.replacingOccurrences(of: " ", with: "%20") } })[0]
             #expect(result.storedPath == "a dir/x.dcm")
             let object = try jsonObject(result)
             for key in ["00080005", "00080016", "00080018", "00081190", "00083002", "0020000D", "0020000E", "00200013",
@@ -566,6 +566,22 @@ extension SearchTests {
             #expect((object["00083002"] as? [String: Any])?["Value"] as? [String] == ["1.2.840.10008.1.2.1"])
             #expect((object["00200013"] as? [String: Any])?["Value"] as? [Int] == [7])
             #expect((object["00280008"] as? [String: Any])?["Value"] == nil, "no NumberOfFrames: zero-length")
+        }
+
+        /// The row hands the URL maker the UIDs of its level and above, and an instance's file.
+        @Test func retrieveURLsAreMadeFromEachLevelsUIDs() throws {
+            let t = try TestIndex([TestInstance(study: "6.2", series: "6.2.1", sop: "6.2.1.1", path: "p.dcm")])
+            let made: (SearchRow) -> String? = { row in
+                [row.studyUID, row.seriesUID, row.sopInstanceUID, row.storedPath].map { $0 ?? "-" }.joined(separator: " ")
+            }
+            let expected: [(QueryLevel, String)] = [(.study, "6.2 - - -"), (.series, "6.2 6.2.1 - -"), (.instance, "6.2 6.2.1 6.2.1.1 p.dcm")]
+            for (level, text) in expected {
+                let result = try t.search(level, configure: { $0.fields = [QueryAttributes.retrieveURL] }, retrieveURL: made)[0]
+                #expect(result.value(QueryAttributes.retrieveURL) == .text(text), "\(level)")
+            }
+            let none = try t.search(.study, configure: { $0.fields = [QueryAttributes.retrieveURL] }, retrieveURL: { _ in nil })[0]
+            #expect(none.value(QueryAttributes.retrieveURL) == nil)
+            #expect(try t.search(.study)[0].columns.allSatisfy { $0.tag != QueryAttributes.retrieveURL }, "not returned unless asked")
         }
 
         @Test func fieldsAddAttributesAndAllReturnsEverything() throws {
@@ -583,7 +599,8 @@ extension SearchTests {
             let expected = Set(SearchKeys.supported(at: .series).map(\.tag))
             #expect(Set(all.columns.map(\.tag)) == expected)
             #expect(expected.contains(QueryAttributes.numberOfSeriesRelatedInstances))
-            #expect(!expected.contains(QueryAttributes.retrieveURL))
+            #expect(expected.contains(QueryAttributes.retrieveURL), "every level has a RetrieveURL")
+            #expect(all.value(QueryAttributes.retrieveURL) == nil, "zero-length when nothing makes one")
         }
 
         @Test func streamedJSONIsWhatDicomJSONEncoderWrites() throws {
@@ -599,7 +616,7 @@ extension SearchTests {
                 TestInstance(study: "8.1", series: "8.1.2", sop: "8.1.2.1"),
             ])
             let results = try t.search(.instance, configure: { $0.allFields = true },
-                                       retrieveURL: { "file:///r/" + $0.replacingOccurrences(of: " ", with: "%20") })
+                                       retrieveURL: { $0.storedPath.map { "file:///r/" + $0.replacingOccurrences(of: " ", with: "%20") } })
             #expect(results.count == 2)
             for result in results {
                 for pretty in [false, true] {
@@ -626,7 +643,7 @@ extension SearchTests {
                 for depth in [0, 1] {
                     let encoder = SearchResultJSON(columns: plan.columns, pretty: pretty, depth: depth)
                     var rows = 0
-                    try t.index.searchRows(plan, retrieveURL: { "file:///r/" + $0 }) { row in
+                    try t.index.searchRows(plan, retrieveURL: { $0.storedPath.map { "file:///r/" + $0 } }) { row in
                         var fromRow: [UInt8] = [], fromResult: [UInt8] = []
                         encoder.append(row, to: &fromRow)
                         encoder.append(row.result, to: &fromResult)
