@@ -24,9 +24,10 @@ enum IndexSchema {
                                    cache: SearchValueCache?, timezoneOffset: String? = nil) {
         switch a.match {
         case .personName, .time, .dateTime:
-            guard let cache, let text else { break }
-            // The offset changes only what a date-time becomes; other kinds share entries across zones.
-            let key = SearchValueCache.Key(match: a.match, text: text, timezoneOffset: a.match == .dateTime ? timezoneOffset : nil)
+            // A date-time in a data set with a TimezoneOffsetFromUTC (rare) is converted afresh:
+            // the cache is keyed by text alone, which then does not say what it becomes.
+            guard let cache, let text, timezoneOffset == nil else { break }
+            let key = SearchValueCache.Key(match: a.match, text: text)
             if let known = cache.entries[key] {
                 values += known
             } else {
@@ -140,16 +141,14 @@ enum IndexSchema {
 }
 
 /// Search-column values already derived from a text (person name groups folded for matching,
-/// times in seconds, date-times normalised to UTC, which also depends on the data set's
-/// TimezoneOffsetFromUTC and so is part of the key). The files of one study repeat the same names,
+/// times in seconds, date-times normalised to UTC). Keyed by text: date-times of data sets
+/// with a TimezoneOffsetFromUTC, whose UTC form depends on it, do not use it. The files of one study repeat the same names,
 /// dates and times, and folding a name costs tens of times more than a lookup. One per parsing
 /// thread: not shared, so without locks. Bounded: emptied when full.
 public final class SearchValueCache {
     struct Key: Hashable {
         let match: MatchKind
         let text: String
-        /// The data set's TimezoneOffsetFromUTC, for date-times only.
-        let timezoneOffset: String?
     }
 
     private(set) var entries: [Key: [SQLValue]] = [:]

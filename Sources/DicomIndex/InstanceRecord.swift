@@ -55,8 +55,9 @@ public struct InstanceRecord: Sendable {
         studyUID = try required(.studyInstanceUID, "StudyInstanceUID")
         seriesUID = try required(.seriesInstanceUID, "SeriesInstanceUID")
         sopUID = try required(.sopInstanceUID, "SOPInstanceUID")
-        // Date-times without an offset of their own are in the data set's zone (PS3.5 6.2 DT).
-        let timezoneOffset = ds[Self.timezoneOffsetFromUTC].flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
+        // Date-times without an offset of their own are in the data set's zone (PS3.5 6.2 DT);
+        // looked up at the first date-time, as most files have none.
+        var timezoneOffset: String??
         func values(_ level: QueryLevel) -> [SQLValue] {
             var values: [SQLValue] = []
             values.reserveCapacity(IndexSchema.columnCount(level))
@@ -69,7 +70,14 @@ public struct InstanceRecord: Sendable {
                 var text = ds[attribute.tag].flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
                 if text == nil, attribute.tag == .sopClassUID { text = file.fileMeta.string(.mediaStorageSOPClassUID) }
                 values.append(SQLValue(text))
-                IndexSchema.appendSearchValues(for: attribute, text: text, to: &values, cache: cache, timezoneOffset: timezoneOffset)
+                if attribute.match == .dateTime, text != nil {
+                    if timezoneOffset == nil {
+                        timezoneOffset = .some(ds[Self.timezoneOffsetFromUTC].flatMap { Self.joinedText($0, characterSet: ds.characterSet) })
+                    }
+                    IndexSchema.appendSearchValues(for: attribute, text: text, to: &values, cache: cache, timezoneOffset: timezoneOffset!)
+                } else {
+                    IndexSchema.appendSearchValues(for: attribute, text: text, to: &values, cache: cache)
+                }
             }
             return values
         }
