@@ -85,7 +85,9 @@ public struct SearchRow {
         case .text(let index): return statement.text(index).map { .text($0) }
         case .integer(let index): return statement.isNull(index) ? nil : .integer(statement.int(index))
         case .constant(let value): return value
-        case .retrieveURL: return retrieveURL.flatMap { $0(self) }.map { .text($0) }
+        case .retrieveURL:
+            guard let retrieveURL, let url = retrieveURL(self) else { return nil }
+            return .text(url)
         }
     }
 

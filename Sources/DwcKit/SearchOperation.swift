@@ -124,20 +124,39 @@ public struct SearchOperation: Sendable {
     /// archive root encoded once, not per row), and nothing for studies and series.
     var retrieveURL: (SearchRow) -> String? {
         if let baseURL {
+            let capacity = baseURL.utf8.count + 230  // three UIDs of up to 64 characters and the path words
             return { row in
                 guard let study = row.studyUID else { return nil }
-                var url = baseURL + "/studies/" + Self.percentEncoded(Substring(study), keepingSlash: false)
+                var url = baseURL
+                url.reserveCapacity(capacity)
+                url += "/studies/"
+                Self.appendSegment(study, to: &url)
                 if row.level != .study, let series = row.seriesUID {
-                    url += "/series/" + Self.percentEncoded(Substring(series), keepingSlash: false)
+                    url += "/series/"
+                    Self.appendSegment(series, to: &url)
                     if row.level == .instance, let sop = row.sopInstanceUID {
-                        url += "/instances/" + Self.percentEncoded(Substring(sop), keepingSlash: false)
+                        url += "/instances/"
+                        Self.appendSegment(sop, to: &url)
                     }
                 }
                 return url
             }
         }
         let fileURL = self.fileURL
-        return { row in row.level == .instance ? row.storedPath.map(fileURL) : nil }
+        return { row in
+            guard row.level == .instance, let stored = row.storedPath else { return nil }
+            return fileURL(stored)
+        }
+    }
+
+    /// A UID as one path segment: as it is when it is digits and dots (every valid UID), else
+    /// percent-encoded, `/` included.
+    static func appendSegment(_ uid: String, to url: inout String) {
+        if uid.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }) {
+            url += uid
+        } else {
+            url += percentEncoded(Substring(uid), keepingSlash: false)
+        }
     }
 
     /// `file://` + the absolute path of a stored path.
