@@ -141,10 +141,11 @@ enum IndexSchema {
 }
 
 /// Search-column values already derived from a text (person name groups folded for matching,
-/// times in seconds, date-times normalised to UTC). Keyed by text: date-times of data sets
-/// with a TimezoneOffsetFromUTC, whose UTC form depends on it, do not use it. The files of one study repeat the same names,
-/// dates and times, and folding a name costs tens of times more than a lookup. One per parsing
-/// thread: not shared, so without locks. Bounded: emptied when full.
+/// times in seconds, date-times normalised to UTC). The files of one study repeat the same
+/// names, dates and times, and folding a name costs tens of times more than a lookup. Keyed by
+/// text: the date-times of data sets with a TimezoneOffsetFromUTC, whose UTC form depends on
+/// it, do not use it. One per parsing thread: not shared, so without locks. Bounded: emptied
+/// when full.
 public final class SearchValueCache {
     struct Key: Hashable {
         let match: MatchKind

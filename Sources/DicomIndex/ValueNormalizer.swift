@@ -184,13 +184,15 @@ public enum ValueNormalizer {
         return (bytes[0] == UInt8(ascii: "-") ? -1 : 1) * (hours * 60 + minutes)
     }
 
-    /// YYYYMMDDHHMMSS in UTC of the local date-time `digits` (4 to 14 digits; missing parts are
-    /// the first or, `upper`, the last of their range, months ending on their real last day) at
-    /// `offsetMinutes` east of UTC. Seconds stay as they are (offsets are whole minutes). nil
-    /// when a part is out of range (month 13, 25 o'clock, 30 February): such values are kept as
-    /// written. Years before 0000 or after 9999 are clamped to the ends of the padded range.
+    /// YYYYMMDDHHMMSS in UTC of the local date-time `digits` (4, 6, … 14 ASCII digits; missing
+    /// parts are the first or, `upper`, the last of their range, months ending on their real last
+    /// day) at `offsetMinutes` east of UTC. Seconds stay as they are (offsets are whole minutes).
+    /// nil for other digits or a part out of range (month 13, 25 o'clock, 30 February): callers
+    /// keep such values as written. Years before 0000 or after 9999 are clamped to the ends of
+    /// the padded range.
     static func utcDateTime(_ digits: String, upper: Bool, offsetMinutes: Int) -> String? {
         let d = digits.utf8.map { Int($0) - 48 }
+        guard [4, 6, 8, 10, 12, 14].contains(d.count), d.allSatisfy({ (0...9).contains($0) }) else { return nil }
         func part(_ at: Int, _ missing: Int) -> Int { d.count > at ? d[at] * 10 + d[at + 1] : missing }
         var year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
         var month = part(4, upper ? 12 : 1)

@@ -64,6 +64,9 @@ import Testing
         #expect(dt("0000+0100") == "00000101000000.000000", "clamped at the start of the range")
         #expect(dt("9999-0100", upper: true) == "99991231235959.999999")
         #expect(dt("20241301120000+0100") == "20241301120000.000000", "out-of-range parts: kept as written")
+        for bad in ["", "202", "20241", "2024a1", "١٢٣٤"] {
+            #expect(dt(bad + "+0100") == nil, "\(bad)")
+        }
         #expect(ValueNormalizer.utcOffsetMinutes("-0130") == -90)
         #expect(ValueNormalizer.utcOffsetMinutes("+1500") == nil)
         #expect(ValueNormalizer.utcOffsetMinutes("+0160") == nil)
