@@ -18,9 +18,10 @@ enum IndexSchema {
     }
 
     /// Values of the search columns of one attribute, in `searchColumns(for:)` order, from
-    /// `cache` when the same text was normalised before.
+    /// `cache` when the same text was normalised before. `timezoneOffset` is the data set's
+    /// TimezoneOffsetFromUTC: date-times without an offset of their own are in that zone.
     static func appendSearchValues(for match: MatchKind, text: String?, to values: inout ColumnValues,
-                                   cache: SearchValueCache?) {
+                                   cache: SearchValueCache?, timezoneOffset: String? = nil) {
         switch match {
         case .personName, .time, .dateTime: break
         default: return
@@ -29,24 +30,27 @@ enum IndexSchema {
             for _ in 0..<(match == .personName ? 4 : 1) { values.appendNull() }
             return
         }
+        // A date-time in a data set with a TimezoneOffsetFromUTC (rare) is converted afresh: the
+        // cache is keyed by text alone, which then does not say what it becomes.
+        let cache = timezoneOffset == nil ? cache : nil
         let key = SearchValueCache.Key(match: match, text: text)
         if let known = cache?.entries[key] {
             for value in known { values.append(value) }
             return
         }
-        let derived = searchValues(for: match, text: text)
+        let derived = searchValues(for: match, text: text, timezoneOffset: timezoneOffset)
         cache?.insert(key, derived)
         for value in derived { values.append(value) }
     }
 
-    private static func searchValues(for match: MatchKind, text: String) -> [SQLValue] {
+    private static func searchValues(for match: MatchKind, text: String, timezoneOffset: String?) -> [SQLValue] {
         switch match {
         case .personName:
             return ValueNormalizer.nameGroups(text).map { .text($0) } + [.text(ValueNormalizer.fuzzyComponents(text))]
         case .time:
             return [ValueNormalizer.seconds(text).map { .real($0) } ?? .null]
         case .dateTime:
-            return [SQLValue(ValueNormalizer.dateTime(text))]
+            return [SQLValue(ValueNormalizer.dateTime(text, defaultOffset: timezoneOffset))]
         default:
             return []
         }
@@ -141,9 +145,11 @@ enum IndexSchema {
 }
 
 /// Search-column values already derived from a text (person name groups folded for matching,
-/// times in seconds, normalised date-times). The files of one study repeat the same names,
-/// dates and times, and folding a name costs tens of times more than a lookup. One per parsing
-/// thread: not shared, so without locks. Bounded: emptied when full.
+/// times in seconds, date-times normalised to UTC). The files of one study repeat the same
+/// names, dates and times, and folding a name costs tens of times more than a lookup. Keyed by
+/// text: the date-times of data sets with a TimezoneOffsetFromUTC, whose UTC form depends on
+/// it, do not use it. One per parsing thread: not shared, so without locks. Bounded: emptied
+/// when full.
 public final class SearchValueCache {
     struct Key: Hashable {
         let match: MatchKind

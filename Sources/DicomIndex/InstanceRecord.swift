@@ -61,6 +61,9 @@ public struct InstanceRecord: Sendable {
         seriesUID = try required(.seriesInstanceUID, "SeriesInstanceUID")
         sopUID = try required(.sopInstanceUID, "SOPInstanceUID")
         var sopClass: String?
+        // Date-times without an offset of their own are in the data set's zone (PS3.5 6.2 DT);
+        // looked up at the first date-time, as most files have none.
+        var timezoneOffset: String??
         func values(_ level: QueryLevel) -> ColumnValues {
             var values = ColumnValues(capacity: IndexSchema.columnCount(level))
             for column in Self.readPlan(level) {
@@ -72,7 +75,14 @@ public struct InstanceRecord: Sendable {
                     // Their search columns are derived from the text.
                     let text = element.flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
                     values.append(text)
-                    IndexSchema.appendSearchValues(for: column.match, text: text, to: &values, cache: cache)
+                    var offset: String?
+                    if column.match == .dateTime, text != nil {
+                        if timezoneOffset == nil {
+                            timezoneOffset = .some(ds[Self.timezoneOffsetFromUTC].flatMap { Self.joinedText($0, characterSet: ds.characterSet) })
+                        }
+                        offset = timezoneOffset ?? nil
+                    }
+                    IndexSchema.appendSearchValues(for: column.match, text: text, to: &values, cache: cache, timezoneOffset: offset)
                 default:
                     if column.tag == .sopClassUID {
                         let text = element.flatMap { Self.joinedText($0, characterSet: ds.characterSet) }
@@ -100,6 +110,8 @@ public struct InstanceRecord: Sendable {
             }
         }
     }
+
+    static let timezoneOffsetFromUTC = Tag(0x0008, 0x0201)
 
     /// What the record reads per level: the attributes' tags and matching kinds, without the
     /// QueryAttribute values themselves (copying them, strings and all, for each attribute of

@@ -52,7 +52,8 @@ enum KeySource: Sendable {
     case numberOfStudyRelatedSeries, numberOfStudyRelatedInstances, numberOfSeriesRelatedInstances
     /// instances.transfer_syntax.
     case availableTransferSyntax
-    /// file:// URI of the instance's file (needs the archive root).
+    /// Made by the caller from the row (SearchRow): the DICOMweb URL of a study, series or
+    /// instance under a base URL, or the file:// URI of an instance's file.
     case retrieveURL
     /// "ONLINE": the files are on disk.
     case instanceAvailability
@@ -105,7 +106,8 @@ public final class SearchKey: Sendable {
         case .availableTransferSyntax:
             (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_3002, "AvailableTransferSyntaxUID", .UI, true, .instance, true)
         case .retrieveURL:
-            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_1190, "RetrieveURL", .UR, false, .instance, false)
+            // Every level has one (PS3.18 §10.6.3); studies and series only under a base URL.
+            (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_1190, "RetrieveURL", .UR, false, .study, false)
         case .instanceAvailability:
             (tag, keyword, vr, multiValued, level, isMatchable) = (0x0008_0056, "InstanceAvailability", .CS, false, .study, false)
         case .specificCharacterSet:

@@ -251,12 +251,19 @@ enum Matching {
     }
 
     /// TM: seconds since midnight; an end of lower precision covers its whole interval
-    /// (`-10` ends at 10:59:59.999999), and so does a single value.
+    /// (`-10` ends at 10:59:59.999999), and so does a single value. A range whose start lies
+    /// after its end (`2200-0200`) spans midnight: the times from its start to the end of the
+    /// day and from midnight to its end. PS3.4 C.2.2.2.5.2 defines only ranges with
+    /// <time1> <= <time2> ("Range matching crossing midnight is not supported"); dwc reads the
+    /// other order as dcm4chee-arc-light does rather than refuse it (docs/search.md).
     static func time(_ column: String, _ value: String) throws -> SQLFragment {
         let (low, high) = try range(value, what: "time (HHMMSS.FFFFFF)")
         let l = try low.map { try timeInterval($0).start }, h = try high.map { try timeInterval($0).end }
-        if let l, let h, l >= h { throw MatchError("the range starts after it ends (ranges across midnight are not supported)") }
         switch (l, h) {
+        case let (l?, h?) where l >= h:
+            // Both ends are widened by the same half microsecond, so l >= h means no instant of
+            // the start's interval lies before the end's: the range wraps.
+            return SQLFragment("(\(column) >= ? OR \(column) <= ?)", [.real(l), .real(h)])
         case let (l?, h?): return SQLFragment("\(column) BETWEEN ? AND ?", [.real(l), .real(h)])
         case let (l?, nil): return SQLFragment("\(column) >= ?", [.real(l)])
         case let (nil, h?): return SQLFragment("\(column) <= ?", [.real(h)])
@@ -283,8 +290,8 @@ enum Matching {
         return (start - 0.0000005, start + width - 0.0000005)
     }
 
-    /// DT: compared on the padded form (timezone offsets are not applied); a single value
-    /// covers the interval of its precision.
+    /// DT: compared on the padded form, in UTC for values with an offset (ValueNormalizer.dateTime);
+    /// a single value covers the interval of its precision.
     static func dateTime(_ column: String, _ value: String) throws -> SQLFragment {
         let (low, high) = try dateTimeRange(value)
         let l = try low.map { try normalized($0, upper: false) }
@@ -299,7 +306,10 @@ enum Matching {
     }
 
     static func normalized(_ text: String, upper: Bool) throws -> String {
-        guard isDateTime(Substring(text)), let value = ValueNormalizer.dateTime(text, upper: upper) else {
+        // Parts out of range (month 13, 24 o'clock) would be compared as written: refused instead.
+        let digits = String(text.prefix(while: \.isASCIIDigit))
+        guard isDateTime(Substring(text)), ValueNormalizer.utcDateTime(digits, upper: false, offsetMinutes: 0) != nil,
+              let value = ValueNormalizer.dateTime(text, upper: upper) else {
             throw MatchError("'\(text)' is not a date-time (YYYY[MM[DD[HH[MM[SS[.F]]]]]][&ZZXX])")
         }
         return value

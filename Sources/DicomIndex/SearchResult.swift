@@ -65,11 +65,19 @@ public struct SearchRow {
     let statement: Statement
     let readers: [Reader]
     let pathIndex: Int32?
-    let retrieveURL: ((String) -> String)?
+    /// Where StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID are in the statement.
+    let uidIndexes: (study: Int32?, series: Int32?, sop: Int32?)
+    let retrieveURL: ((SearchRow) -> String?)?
     public let columns: [SearchColumn]
+    /// The level of the search.
+    public let level: QueryLevel
 
     /// The file as the index stores it (instance level).
     public var storedPath: String? { pathIndex.flatMap { statement.text($0) } }
+    /// The UIDs that place the result (those of its level and above; nil below it).
+    public var studyUID: String? { uidIndexes.study.flatMap { statement.text($0) } }
+    public var seriesUID: String? { uidIndexes.series.flatMap { statement.text($0) } }
+    public var sopInstanceUID: String? { uidIndexes.sop.flatMap { statement.text($0) } }
 
     /// The value of column `i` as SearchResult has it.
     func value(_ i: Int) -> SearchValue? {
@@ -77,7 +85,9 @@ public struct SearchRow {
         case .text(let index): return statement.text(index).map { .text($0) }
         case .integer(let index): return statement.isNull(index) ? nil : .integer(statement.int(index))
         case .constant(let value): return value
-        case .retrieveURL: return storedPath.flatMap { p in retrieveURL.map { .text($0(p)) } }
+        case .retrieveURL:
+            guard let retrieveURL, let url = retrieveURL(self) else { return nil }
+            return .text(url)
         }
     }
 
@@ -89,17 +99,18 @@ public struct SearchRow {
 
 extension ArchiveIndex {
     /// Runs a planned search: one statement, each row handed to `body` as it comes (nothing is
-    /// collected). `retrieveURL` makes the RetrieveURL of an instance from its stored path;
-    /// without it RetrieveURL is returned empty. Returns the number of results.
+    /// collected). `retrieveURL` makes the RetrieveURL of a result from its row (its UIDs, an
+    /// instance's stored path); without it, or when it gives nil, RetrieveURL is returned empty.
+    /// Returns the number of results.
     @discardableResult
-    public func search(_ plan: SearchPlan, retrieveURL: ((String) -> String)? = nil,
+    public func search(_ plan: SearchPlan, retrieveURL: ((SearchRow) -> String?)? = nil,
                        _ body: (SearchResult) throws -> Void) throws -> Int {
         try searchRows(plan, retrieveURL: retrieveURL) { try body($0.result) }
     }
 
     /// The same, rows as SQLite holds them (see SearchRow).
     @discardableResult
-    public func searchRows(_ plan: SearchPlan, retrieveURL: ((String) -> String)? = nil,
+    public func searchRows(_ plan: SearchPlan, retrieveURL: ((SearchRow) -> String?)? = nil,
                            _ body: (SearchRow) throws -> Void) throws -> Int {
         let statement = try database.prepare(plan.sql)
         defer { statement.reset() }
@@ -113,8 +124,10 @@ extension ArchiveIndex {
             default: return .constant(nil)
             }
         }
-        let row = SearchRow(statement: statement, readers: readers, pathIndex: plan.pathIndex, retrieveURL: retrieveURL,
-                            columns: plan.columns)
+        func index(of tag: Tag) -> Int32? { plan.columns.first { $0.tag == tag }?.sqlIndex }
+        let row = SearchRow(statement: statement, readers: readers, pathIndex: plan.pathIndex,
+                            uidIndexes: (index(of: .studyInstanceUID), index(of: .seriesInstanceUID), index(of: .sopInstanceUID)),
+                            retrieveURL: retrieveURL, columns: plan.columns, level: plan.query.level)
         var count = 0
         while try statement.step() {
             try body(row)

@@ -150,20 +150,97 @@ public enum ValueNormalizer {
         return digits.count == 8 ? String(decoding: digits, as: UTF8.self) : nil
     }
 
-    /// A DT value padded to YYYYMMDDHHMMSS.FFFFFF (timezone suffix dropped), so that text order
-    /// is time order. `upper` pads with the last instant of the given precision.
-    public static func dateTime(_ value: String, upper: Bool = false) -> String? {
+    /// A DT value padded to YYYYMMDDHHMMSS.FFFFFF, so that text order is time order. `upper`
+    /// pads with the last instant of the given precision. A value with a UTC offset, its own
+    /// `&ZZXX` suffix or else `defaultOffset` (the data set's TimezoneOffsetFromUTC), is
+    /// converted to UTC (PS3.4 C.2.2.2.5.3 d, C.2.2.2.5.4); one with neither is padded as
+    /// written. A malformed suffix is dropped and the value kept as written.
+    public static func dateTime(_ value: String, upper: Bool = false, defaultOffset: String? = nil) -> String? {
         var text = value.trimmingCharacters(in: " ")
-        if let zone = text.firstIndex(where: { $0 == "+" || $0 == "-" }) { text = String(text[..<zone]) }
+        var offset: Int?
+        if let zone = text.firstIndex(where: { $0 == "+" || $0 == "-" }) {
+            offset = utcOffsetMinutes(text[zone...])
+            text = String(text[..<zone])
+        } else if let defaultOffset {
+            offset = utcOffsetMinutes(Substring(defaultOffset.trimmingCharacters(in: " ")))
+        }
         let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         let main = String(parts[0])
-        guard [4, 6, 8, 10, 12, 14].contains(main.count), main.allSatisfy(\.isNumber) else { return nil }
+        guard [4, 6, 8, 10, 12, 14].contains(main.count), main.allSatisfy(\.isASCIIDigit) else { return nil }
+        let fraction = parts.count == 2 ? String(parts[1]) : ""
+        guard fraction.count <= 6, fraction.allSatisfy(\.isASCIIDigit) else { return nil }
+        let paddedFraction = "." + fraction + String(repeating: upper ? "9" : "0", count: 6 - fraction.count)
+        if let offset, let utc = utcDateTime(main, upper: upper, offsetMinutes: offset) { return utc + paddedFraction }
         let low = "00000101000000", high = "99991231235959"
         let template = upper ? high : low
         var padded = main + template.dropFirst(main.count)
         if upper, main.count == 6 { padded = main + "31235959" }  // any month end sorts below 32
-        let fraction = parts.count == 2 ? String(parts[1]) : ""
-        guard fraction.count <= 6, fraction.allSatisfy(\.isNumber) else { return nil }
-        return padded + "." + fraction + String(repeating: upper ? "9" : "0", count: 6 - fraction.count)
+        return padded + paddedFraction
+    }
+
+    /// Minutes east of UTC of an `&ZZXX` offset (-1200 to +1400); nil when malformed.
+    public static func utcOffsetMinutes(_ zone: Substring) -> Int? {
+        let bytes = Array(zone.utf8)
+        guard bytes.count == 5, bytes[0] == UInt8(ascii: "+") || bytes[0] == UInt8(ascii: "-") else { return nil }
+        var digits: [Int] = []
+        for byte in bytes[1...] {
+            let digit = Int(byte) - 48
+            guard (0...9).contains(digit) else { return nil }
+            digits.append(digit)
+        }
+        let hours = digits[0] * 10 + digits[1], minutes = digits[2] * 10 + digits[3]
+        guard hours <= 14, minutes < 60 else { return nil }
+        return (bytes[0] == UInt8(ascii: "-") ? -1 : 1) * (hours * 60 + minutes)
+    }
+
+    /// YYYYMMDDHHMMSS in UTC of the local date-time `digits` (4, 6, … 14 ASCII digits; missing
+    /// parts are the first or, `upper`, the last of their range, months ending on their real last
+    /// day) at `offsetMinutes` east of UTC. Seconds stay as they are (offsets are whole minutes).
+    /// nil for other digits or a part out of range (month 13, 25 o'clock, 30 February): callers
+    /// keep such values as written. Years before 0000 or after 9999 are clamped to the ends of
+    /// the padded range.
+    static func utcDateTime(_ digits: String, upper: Bool, offsetMinutes: Int) -> String? {
+        let d = digits.utf8.map { Int($0) - 48 }
+        guard [4, 6, 8, 10, 12, 14].contains(d.count), d.allSatisfy({ (0...9).contains($0) }) else { return nil }
+        func part(_ at: Int, _ missing: Int) -> Int { d.count > at ? d[at] * 10 + d[at + 1] : missing }
+        var year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+        var month = part(4, upper ? 12 : 1)
+        guard (1...12).contains(month) else { return nil }
+        var day = part(6, upper ? daysIn(month, of: year) : 1)
+        let hour = part(8, upper ? 23 : 0), minute = part(10, upper ? 59 : 0), second = part(12, upper ? 59 : 0)
+        guard (1...daysIn(month, of: year)).contains(day), hour < 24, minute < 60, second <= 60 else { return nil }
+        // |offset| is under a day: at most one day's carry, into the month and year.
+        var minuteOfDay = hour * 60 + minute - offsetMinutes
+        if minuteOfDay < 0 {
+            minuteOfDay += 1440
+            day -= 1
+            if day == 0 {
+                month -= 1
+                if month == 0 { month = 12; year -= 1 }
+                day = daysIn(month, of: year)
+            }
+        } else if minuteOfDay >= 1440 {
+            minuteOfDay -= 1440
+            day += 1
+            if day > daysIn(month, of: year) {
+                day = 1
+                month += 1
+                if month == 13 { month = 1; year += 1 }
+            }
+        }
+        if year < 0 { return "00000101000000" }
+        if year > 9999 { return "99991231235959" }
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let yearText = String(year)
+        return String(repeating: "0", count: 4 - yearText.count) + yearText + two(month) + two(day)
+            + two(minuteOfDay / 60) + two(minuteOfDay % 60) + two(second)
+    }
+
+    static func daysIn(_ month: Int, of year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 }

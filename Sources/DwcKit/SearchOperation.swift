@@ -28,6 +28,10 @@ public struct SearchOperation: Sendable {
     public var pretty = true
     /// Table: rows used to size the columns before the first is printed.
     public var tableSizingRows = 500
+    /// `--base-url` (or DWC_BASE_URL), checked by `baseURL(option:)`: RetrieveURL is then the
+    /// DICOMweb URL of each study, series or instance under it. Without it only instances have
+    /// one, the file:// URI of their file.
+    public var baseURL: String?
 
     public init(location: ArchiveLocation, query: SearchQuery) {
         self.location = location
@@ -52,6 +56,13 @@ public struct SearchOperation: Sendable {
 
     private func prepare() throws -> (plan: SearchPlan, table: TableLayout?) {
         var query = self.query
+        let retrieveURL = QueryAttributes.retrieveURL
+        if baseURL != nil {
+            query.fields.append(retrieveURL)
+        } else if query.level != .instance, query.fields.contains(retrieveURL) || query.keys.contains(where: { $0.tag == retrieveURL }) {
+            throw DwcError(.syntax, "RetrieveURL of \(query.level == .study ? "studies" : "series") needs --base-url URL "
+                + "(or DWC_BASE_URL), the DICOMweb server that serves this archive: files have no URL for a study or series")
+        }
         let table = format == .table ? TableLayout(query: query) : nil
         if let table { query.fields += table.columns.map(\.tag) }
         do { return (try query.plan(), table) } catch { throw DwcError(error) }
@@ -107,9 +118,49 @@ public struct SearchOperation: Sendable {
         }
     }
 
-    /// `file://` + the absolute path, percent-encoded as BulkDataURI.fileURI does; the archive
-    /// root is encoded once, not per row.
-    var retrieveURL: (String) -> String {
+    /// The RetrieveURL of a row. With a base URL, the DICOMweb form (PS3.18 §10.4):
+    /// `{base}/studies/{uid}`, `…/series/{uid}`, `…/instances/{uid}`. Without one, an
+    /// instance's `file://` + absolute path, percent-encoded as BulkDataURI.fileURI does (the
+    /// archive root encoded once, not per row), and nothing for studies and series.
+    var retrieveURL: (SearchRow) -> String? {
+        if let baseURL {
+            let capacity = baseURL.utf8.count + 230  // three UIDs of up to 64 characters and the path words
+            return { row in
+                guard let study = row.studyUID else { return nil }
+                var url = baseURL
+                url.reserveCapacity(capacity)
+                url += "/studies/"
+                Self.appendSegment(study, to: &url)
+                if row.level != .study, let series = row.seriesUID {
+                    url += "/series/"
+                    Self.appendSegment(series, to: &url)
+                    if row.level == .instance, let sop = row.sopInstanceUID {
+                        url += "/instances/"
+                        Self.appendSegment(sop, to: &url)
+                    }
+                }
+                return url
+            }
+        }
+        let fileURL = self.fileURL
+        return { row in
+            guard row.level == .instance, let stored = row.storedPath else { return nil }
+            return fileURL(stored)
+        }
+    }
+
+    /// A UID as one path segment: as it is when it is digits and dots (every valid UID), else
+    /// percent-encoded, `/` included.
+    static func appendSegment(_ uid: String, to url: inout String) {
+        if uid.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }) {
+            url += uid
+        } else {
+            url += percentEncoded(Substring(uid), keepingSlash: false)
+        }
+    }
+
+    /// `file://` + the absolute path of a stored path.
+    var fileURL: (String) -> String {
         let location = self.location
         let root = Self.percentEncoded(location.absolute("x").dropLast())
         return { stored in
@@ -118,15 +169,53 @@ public struct SearchOperation: Sendable {
         }
     }
 
-    /// RFC 3986 unreserved characters and `/` stay, every other byte is %XX (uppercase).
-    static func percentEncoded(_ path: Substring) -> String {
+    /// The base of DICOMweb RetrieveURLs: `option` (--base-url), else DWC_BASE_URL, else nil (an
+    /// empty variable counts as unset). An http, https or file URL with something after `//`,
+    /// without query, fragment, spaces or control characters; trailing slashes are dropped, so
+    /// that `{base}/studies/…` has one. Anything else is exit 1.
+    public static func baseURL(option: String?) throws -> String? {
+        let environment = getenv("DWC_BASE_URL").map { String(cString: $0) }
+        let source: String
+        let given: String
+        if let option {
+            (source, given) = ("--base-url \(option)", option)
+        } else if let environment, !environment.isEmpty {
+            (source, given) = ("DWC_BASE_URL=\(environment)", environment)
+        } else {
+            return nil
+        }
+        guard let schemeEnd = given.firstRange(of: "://") else {
+            throw DwcError(.syntax, "\(source): not a URL (http://, https:// or file://)")
+        }
+        let scheme = given[..<schemeEnd.lowerBound].lowercased()
+        guard ["http", "https", "file"].contains(scheme) else {
+            throw DwcError(.syntax, "\(source): the scheme must be http, https or file, not '\(scheme)'")
+        }
+        guard !given.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else {
+            throw DwcError(.syntax, "\(source): spaces and control characters must be percent-encoded")
+        }
+        guard !given.contains("?"), !given.contains("#") else {
+            throw DwcError(.syntax, "\(source): a base URL takes no query or fragment (the paths /studies/… are appended to it)")
+        }
+        var rest = given[schemeEnd.upperBound...]
+        guard !rest.isEmpty else { throw DwcError(.syntax, "\(source): nothing after //") }
+        if scheme != "file", rest.hasPrefix("/") { throw DwcError(.syntax, "\(source): no host") }
+        while rest.hasSuffix("/") { rest = rest.dropLast() }
+        return String(given[..<schemeEnd.upperBound]) + String(rest)
+    }
+
+    /// RFC 3986 unreserved characters and (unless `keepingSlash` is false: one path segment)
+    /// `/` stay, every other byte is %XX (uppercase).
+    static func percentEncoded(_ path: Substring, keepingSlash: Bool = true) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(path.utf8.count + 16)
         for byte in path.utf8 {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(byte)
+            case UInt8(ascii: "/") where keepingSlash:
                 out.append(byte)
             default:
                 out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]

@@ -10,7 +10,8 @@ struct SearchCommand: ParsableCommand {
         discussion: """
         Matching (PS3.4 C.2.2.2, PS3.18 8.3.4): -k KEY=VALUE with KEY a keyword, (gggg,eeee),
         gggg,eeee or ggggeeee. A single value matches exactly (case-sensitive); * and ? are
-        wildcards (% and _ are ordinary characters); DA, TM and DT take ranges A-B, -B and A-;
+        wildcards (% and _ are ordinary characters); DA, TM and DT take ranges A-B, -B and A-
+        (a TM range whose start is later than its end wraps past midnight);
         UIDs take lists a\\b; an empty value (or *) matches everything and returns the
         attribute, as does a bare -k KEY. Person names match case-insensitively on any of the
         Alphabetic, Ideographic and Phonetic groups (--fuzzy: also the start of any name
@@ -55,6 +56,11 @@ struct SearchCommand: ParsableCommand {
     @Flag(help: "JSON on one line.")
     var compact = false
 
+    @Option(name: .customLong("base-url"),
+            help: ArgumentHelp("RetrieveURL of every result as {url}/studies/{uid}[/series/{uid}[/instances/{uid}]], for an archive a DICOMweb server also serves (env DWC_BASE_URL; default: instances get their file:// URL, studies and series none).",
+                               valueName: "url"))
+    var baseURL: String?
+
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more") }
         if offset < 0 { throw ValidationError("--offset must be 0 or more") }
@@ -84,6 +90,7 @@ struct SearchCommand: ParsableCommand {
         query.offset = offset
         query.fuzzy = fuzzy
         var operation = SearchOperation(location: global.location, query: query)
+        operation.baseURL = try SearchOperation.baseURL(option: baseURL)
         operation.format = format
         operation.pretty = !compact
         let debug: ((String) -> Void)? = Output.verbosity >= 2 ? { Output.debug($0) } : nil

@@ -111,4 +111,21 @@ import Testing
             #expect(number(Tag(0x0028, 0x0010)) == 513)
         }
     }
+
+    /// The per-thread cache of search values must not give a date-time the UTC form it had in
+    /// another data set's TimezoneOffsetFromUTC.
+    @Test func cachedDateTimesKeepTheirDataSetsZone() throws {
+        let cache = SearchValueCache()
+        func norm(_ zone: String?, _ n: Int) throws -> [SQLValue] {
+            var values = ["AcquisitionDateTime": "20240101120000"]
+            if let zone { values["TimezoneOffsetFromUTC"] = zone }
+            let record = try TestInstance(study: "1.\(n)", series: "1.\(n).1", sop: "1.\(n).1.1", values).record(cache: cache)
+            let stored = record.instanceValues
+            return (0..<stored.count).map { stored[$0] }.filter { if case .text(let t) = $0 { return t.hasPrefix("202") && t.contains(".") } else { return false } }
+        }
+        #expect(try norm("+0200", 1) == [.text("20240101100000.000000")])
+        #expect(try norm("-0100", 2) == [.text("20240101130000.000000")])
+        #expect(try norm(nil, 3) == [.text("20240101120000.000000")])
+        #expect(try norm("+0200", 4) == [.text("20240101100000.000000")])
+    }
 }

@@ -67,14 +67,14 @@ struct TestInstance {
     }
 
     /// Written as Part 10 and read back, as `dwc index` would see it.
-    func record() throws -> InstanceRecord {
+    func record(cache: SearchValueCache? = nil) throws -> InstanceRecord {
         let ds = dataSet
         let bytes = try DicomWriter().part10(dataSet: ds, syntax: .explicitVRLittleEndian)
         let storedPath = path ?? "files/\(sop).dcm"
         let file = try DicomReader(options: ParseOptions(stopBefore: .pixelData))
             .read(from: MemoryByteSource(name: storedPath, bytes: bytes))
         return try InstanceRecord(file: file, path: storedPath,
-                                  stamp: .init(size: Int64(bytes.count), mtimeNanoseconds: 1, inode: 1))
+                                  stamp: .init(size: Int64(bytes.count), mtimeNanoseconds: 1, inode: 1), cache: cache)
     }
 }
 
@@ -99,7 +99,7 @@ final class TestIndex {
 
     /// Runs a search given as command-line keys ("PatientName=Doe*", "StudyDate").
     func search(_ level: QueryLevel, _ keys: [String] = [], configure: (inout SearchQuery) -> Void = { _ in },
-                retrieveURL: ((String) -> String)? = nil) throws -> [SearchResult] {
+                retrieveURL: ((SearchRow) -> String?)? = nil) throws -> [SearchResult] {
         var query = SearchQuery(level: level)
         query.keys = try keys.map { try QueryKey(parsing: $0) }
         configure(&query)

@@ -137,7 +137,7 @@ extension SearchTests {
             for value in ["2024", "2024-13", "20241301", "20240132", "20240201-20240101", "abc", "-", "2024-01-01", "20240101-20240102-20240103"] {
                 expectQueryError("StudyDate=\(value)") { _ = try t.search(.study, ["StudyDate=\(value)"]) }
             }
-            for value in ["25", "0961", "093000.1234567", "1", "12-11", "ab"] {
+            for value in ["25", "0961", "093000.1234567", "1", "12-11-10", "ab", "2400-0100"] {
                 expectQueryError("StudyTime=\(value)") { _ = try t.search(.study, ["StudyTime=\(value)"]) }
             }
             for value in ["2024010", "20240101-20230101", "20240101+01", "x-"] {
@@ -165,24 +165,96 @@ extension SearchTests {
             #expect(try matching("0945") == ["09:45:00"], "the old HH:MM:SS form is stored as seconds too")
         }
 
+        /// A TM range whose start is later than its end wraps around midnight (dcm4chee-arc-light's
+        /// reading of what PS3.4 C.2.2.2.5.2 leaves undefined), with the precision rules of both
+        /// ends; open ranges and ordinary ranges are unchanged.
+        @Test func timeRangesAcrossMidnight() throws {
+            let times = ["000000", "015959.999999", "02", "0200", "020100", "120000", "215959.999999", "2200", "235959.999999"]
+            let t = try TestIndex(times.enumerated().map { study("1.\($0.offset + 1)", ["StudyTime": $0.element]) } + [study("1.99")])
+            func matching(_ value: String) throws -> [String] {
+                let byUID = Dictionary(uniqueKeysWithValues: times.enumerated().map { ("1.\($0.offset + 1)", $0.element) })
+                return try t.uids(.study, ["StudyTime=\(value)"]).map { byUID[$0] ?? "none" }.sorted()
+            }
+            #expect(try matching("2200-0200") == ["000000", "015959.999999", "02", "0200", "2200", "235959.999999"],
+                    "an HHMM end covers its minute: 02:00:59.999999 is inside, 02:01 is not")
+            #expect(try matching("22-01") == ["000000", "015959.999999", "2200", "235959.999999"], "an HH end covers its hour")
+            #expect(try matching("220000.000001-000000") == ["000000", "235959.999999"], "both ends are inclusive")
+            #expect(try matching("235959.999999-000000.000000") == ["000000", "235959.999999"], "the last and first microsecond")
+            #expect(try matching("12-11") == times.sorted(), "12:00 to 11:59:59.999999 the next day is the whole day")
+            #expect(try matching("2200-") == ["2200", "235959.999999"], "an open end does not wrap")
+            #expect(try matching("-0200") == ["000000", "015959.999999", "02", "0200"])
+            #expect(try matching("0200-2200") == ["02", "0200", "020100", "120000", "215959.999999", "2200"])
+
+            // The same rule for the times of the other levels.
+            let levels = try TestIndex(["2330", "0030", "1200"].enumerated().map {
+                TestInstance(study: "2.1", series: "2.1.\($0.offset + 1)", sop: "2.1.\($0.offset + 1).1",
+                             ["SeriesTime": $0.element, "ContentTime": $0.element, "PerformedProcedureStepStartTime": $0.element])
+            })
+            #expect(try levels.uids(.series, ["SeriesTime=2300-0100"]) == ["2.1.1", "2.1.2"])
+            #expect(try levels.uids(.series, ["PerformedProcedureStepStartTime=2331-0029"]).isEmpty)
+            #expect(try levels.uids(.instance, ["ContentTime=23-00"]) == ["2.1.1.1", "2.1.2.1"])
+            #expect(try levels.uids(.instance, ["ContentTime=1300-1100"]) == ["2.1.1.1", "2.1.2.1"])
+        }
+
         @Test func dateTimeRanges() throws {
-            let values = ["20240101093000", "20240101093000.5+0100", "2024010110", "20240102", "20231231235959.999999-0500"]
+            let values = ["20240101093000", "20240101093000.5", "2024010110", "20240102", "20231231235959.999999"]
             let t = try TestIndex(values.enumerated().map {
                 TestInstance(study: "1.1", series: "1.1.1", sop: "1.1.1.\($0.offset + 1)", ["AcquisitionDateTime": $0.element])
             })
             func matching(_ value: String) throws -> [String] {
                 try t.search(.instance, ["AcquisitionDateTime=\(value)"]).map { $0.value(Tag(0x0008, 0x002A))?.description ?? "" }.sorted()
             }
-            #expect(try matching("20240101-20240101") == ["20240101093000", "20240101093000.5+0100", "2024010110"])
-            #expect(try matching("20240101") == ["20240101093000", "20240101093000.5+0100", "2024010110"], "a single date covers the day")
-            #expect(try matching("20240101093000.5-") == ["20240101093000.5+0100", "2024010110", "20240102"])
-            #expect(try matching("-2024010109") == ["20231231235959.999999-0500", "20240101093000", "20240101093000.5+0100"])
-            #expect(try matching("2023-2023") == ["20231231235959.999999-0500"])
-            #expect(try matching("20240101093000-0500") == ["20240101093000", "20240101093000.5+0100"],
-                    "a negative offset is part of the value, not a range")
-            #expect(try matching("20240101093000-0500-20240101100000+0100") == ["20240101093000", "20240101093000.5+0100", "2024010110"])
-            #expect(try matching("20240101093000-0500-") == ["20240101093000", "20240101093000.5+0100", "2024010110", "20240102"])
-            #expect(try matching("202401-202401") == ["20240101093000", "20240101093000.5+0100", "2024010110", "20240102"])
+            #expect(try matching("20240101-20240101") == ["20240101093000", "20240101093000.5", "2024010110"])
+            #expect(try matching("20240101") == ["20240101093000", "20240101093000.5", "2024010110"], "a single date covers the day")
+            #expect(try matching("20240101093000.5-") == ["20240101093000.5", "2024010110", "20240102"])
+            #expect(try matching("-2024010109") == ["20231231235959.999999", "20240101093000", "20240101093000.5"])
+            #expect(try matching("2023-2023") == ["20231231235959.999999"])
+            #expect(try matching("202401-202401") == ["20240101093000", "20240101093000.5", "2024010110", "20240102"])
+        }
+
+        /// PS3.4 C.2.2.2.5.3 d: offsets count. Stored values with an offset (their own, else the
+        /// data set's TimezoneOffsetFromUTC) and query values with one compare in UTC; values
+        /// without any compare as written.
+        @Test func dateTimeOffsetsCompareInUTC() throws {
+            let stored: [(sop: String, value: String, zone: String?)] = [
+                ("a", "20240101003000+0100", nil),  // 2023-12-31 23:30 UTC
+                ("b", "20240101093000-0500", nil),  // 2024-01-01 14:30 UTC
+                ("c", "20240101143000", nil),  // no offset: as written
+                ("d", "20240101120000", "+0200"),  // 10:00 UTC through TimezoneOffsetFromUTC
+                ("e", "20240101120000+0000", "+0200"),  // its own offset wins: 12:00 UTC
+                ("f", "20241231230000-0200", nil),  // 2025-01-01 01:00 UTC
+                ("g", "20240301003000+0100", nil),  // 2024-02-29 23:30 UTC
+                ("h", "2024+0100", nil),  // from 2023-12-31 23:00 UTC
+                ("i", "20241231233000", nil),
+            ]
+            let t = try TestIndex(stored.map { s in
+                var values = ["AcquisitionDateTime": s.value]
+                if let zone = s.zone { values["TimezoneOffsetFromUTC"] = zone }
+                let study = s.zone == nil ? "1.1" : "1.2"
+                return TestInstance(study: study, series: study + ".1", sop: study + ".1." + String(s.sop.unicodeScalars.first!.value), values)
+            })
+            let byUID = Dictionary(uniqueKeysWithValues: stored.map {
+                (($0.zone == nil ? "1.1.1." : "1.2.1.") + String($0.sop.unicodeScalars.first!.value), $0.sop)
+            })
+            func matching(_ value: String) throws -> [String] {
+                try t.uids(.instance, ["AcquisitionDateTime=\(value)"]).map { byUID[$0]! }.sorted()
+            }
+            #expect(try matching("20231231") == ["a", "h"], "a query without an offset compares as written")
+            #expect(try matching("20240101143000") == ["b", "c"])
+            #expect(try matching("20240101093000-0500") == ["b", "c"], "one value with a negative offset, not a range")
+            #expect(try matching("20240101093000-0500-") == ["b", "c", "f", "g", "i"])
+            #expect(try matching("20240101120000+0200") == ["d"])
+            #expect(try matching("20240101110000+0100-20240101130000+0100") == ["d", "e"])
+            #expect(try matching("20241231230000-0200") == ["f"], "negative offset, carried into the next year")
+            #expect(try matching("2025") == ["f"])
+            #expect(try matching("20240229") == ["g"], "carried back into the leap day")
+            #expect(try matching("2024") == ["b", "c", "d", "e", "g", "i"])
+            #expect(try matching("2024+0100") == ["a", "b", "c", "d", "e", "g", "h"],
+                    "a year in +0100 runs from 2023-12-31 23:00 to 2024-12-31 22:59:59.999999 UTC")
+            #expect(try matching("-20231231230000+0000") == ["h"])
+            for bad in ["20241301+0100", "20240101250000", "20240230", "20240101120000+1500"] {
+                expectQueryError("AcquisitionDateTime") { _ = try t.search(.instance, ["AcquisitionDateTime=\(bad)"]) }
+            }
         }
 
         // MARK: UIDs, integers
@@ -482,7 +554,7 @@ extension SearchTests {
 
         @Test func instanceResultsCarryRetrieveURLAndTransferSyntax() throws {
             let t = try TestIndex([TestInstance(study: "6.1", series: "6.1.1", sop: "6.1.1.1", ["InstanceNumber": "7", "Rows": "64"], path: "a dir/x.dcm")])
-            let result = try t.search(.instance, retrieveURL: { "file:///archive/" + $0.replacingOccurrences(of: " ", with: "%20") })[0]
+            let result = try t.search(.instance, retrieveURL: { $0.storedPath.map { "file:///archive/" + $0.replacingOccurrences(of: " ", with: "%20") } })[0]
             #expect(result.storedPath == "a dir/x.dcm")
             let object = try jsonObject(result)
             for key in ["00080005", "00080016", "00080018", "00081190", "00083002", "0020000D", "0020000E", "00200013",
@@ -494,6 +566,22 @@ extension SearchTests {
             #expect((object["00083002"] as? [String: Any])?["Value"] as? [String] == ["1.2.840.10008.1.2.1"])
             #expect((object["00200013"] as? [String: Any])?["Value"] as? [Int] == [7])
             #expect((object["00280008"] as? [String: Any])?["Value"] == nil, "no NumberOfFrames: zero-length")
+        }
+
+        /// The row hands the URL maker the UIDs of its level and above, and an instance's file.
+        @Test func retrieveURLsAreMadeFromEachLevelsUIDs() throws {
+            let t = try TestIndex([TestInstance(study: "6.2", series: "6.2.1", sop: "6.2.1.1", path: "p.dcm")])
+            let made: (SearchRow) -> String? = { row in
+                [row.studyUID, row.seriesUID, row.sopInstanceUID, row.storedPath].map { $0 ?? "-" }.joined(separator: " ")
+            }
+            let expected: [(QueryLevel, String)] = [(.study, "6.2 - - -"), (.series, "6.2 6.2.1 - -"), (.instance, "6.2 6.2.1 6.2.1.1 p.dcm")]
+            for (level, text) in expected {
+                let result = try t.search(level, configure: { $0.fields = [QueryAttributes.retrieveURL] }, retrieveURL: made)[0]
+                #expect(result.value(QueryAttributes.retrieveURL) == .text(text), "\(level)")
+            }
+            let none = try t.search(.study, configure: { $0.fields = [QueryAttributes.retrieveURL] }, retrieveURL: { _ in nil })[0]
+            #expect(none.value(QueryAttributes.retrieveURL) == nil)
+            #expect(try t.search(.study)[0].columns.allSatisfy { $0.tag != QueryAttributes.retrieveURL }, "not returned unless asked")
         }
 
         @Test func fieldsAddAttributesAndAllReturnsEverything() throws {
@@ -511,7 +599,8 @@ extension SearchTests {
             let expected = Set(SearchKeys.supported(at: .series).map(\.tag))
             #expect(Set(all.columns.map(\.tag)) == expected)
             #expect(expected.contains(QueryAttributes.numberOfSeriesRelatedInstances))
-            #expect(!expected.contains(QueryAttributes.retrieveURL))
+            #expect(expected.contains(QueryAttributes.retrieveURL), "every level has a RetrieveURL")
+            #expect(all.value(QueryAttributes.retrieveURL) == nil, "zero-length when nothing makes one")
         }
 
         @Test func streamedJSONIsWhatDicomJSONEncoderWrites() throws {
@@ -527,7 +616,7 @@ extension SearchTests {
                 TestInstance(study: "8.1", series: "8.1.2", sop: "8.1.2.1"),
             ])
             let results = try t.search(.instance, configure: { $0.allFields = true },
-                                       retrieveURL: { "file:///r/" + $0.replacingOccurrences(of: " ", with: "%20") })
+                                       retrieveURL: { $0.storedPath.map { "file:///r/" + $0.replacingOccurrences(of: " ", with: "%20") } })
             #expect(results.count == 2)
             for result in results {
                 for pretty in [false, true] {
@@ -554,7 +643,7 @@ extension SearchTests {
                 for depth in [0, 1] {
                     let encoder = SearchResultJSON(columns: plan.columns, pretty: pretty, depth: depth)
                     var rows = 0
-                    try t.index.searchRows(plan, retrieveURL: { "file:///r/" + $0 }) { row in
+                    try t.index.searchRows(plan, retrieveURL: { $0.storedPath.map { "file:///r/" + $0 } }) { row in
                         var fromRow: [UInt8] = [], fromResult: [UInt8] = []
                         encoder.append(row, to: &fromRow)
                         encoder.append(row.result, to: &fromResult)

@@ -39,4 +39,36 @@ import Testing
             #expect(ValueNormalizer.seconds(bad) == nil, "\(bad)")
         }
     }
+
+    @Test func dateTimesWithOffsetsAreInUTC() {
+        func dt(_ value: String, upper: Bool = false, zone: String? = nil) -> String? {
+            ValueNormalizer.dateTime(value, upper: upper, defaultOffset: zone)
+        }
+        #expect(dt("20240101093000") == "20240101093000.000000", "no offset: as written")
+        #expect(dt("20240101093000+0000") == "20240101093000.000000")
+        #expect(dt("20240101093000-0500") == "20240101143000.000000")
+        #expect(dt("20240101003000+0100") == "20231231233000.000000", "day, month and year carry backwards")
+        #expect(dt("20241231230000-0200") == "20250101010000.000000", "and forwards")
+        #expect(dt("20240301003000+0100") == "20240229233000.000000", "into a leap day")
+        #expect(dt("20230301003000+0100") == "20230228233000.000000")
+        #expect(dt("20240101093000.25+0530") == "20240101040000.250000", "fractions and seconds stay")
+        #expect(dt("20240101120000", zone: "+0200") == "20240101100000.000000", "the data set's TimezoneOffsetFromUTC")
+        #expect(dt("20240101120000+0000", zone: "+0200") == "20240101120000.000000", "the value's own offset wins")
+        #expect(dt("20240101120000", zone: "0200") == "20240101120000.000000", "a malformed zone is ignored")
+        #expect(dt("20240101120000+02") == "20240101120000.000000", "a malformed suffix is dropped, as before")
+        // A value covers its precision's interval, whose ends are converted.
+        #expect(dt("2024+0100") == "20231231230000.000000")
+        #expect(dt("2024+0100", upper: true) == "20241231225959.999999")
+        #expect(dt("202402-0100", upper: true) == "20240301005959.999999", "February's real last day before the carry")
+        #expect(dt("202402", upper: true) == "20240231235959.999999", "without an offset the month end stays a sort bound")
+        #expect(dt("0000+0100") == "00000101000000.000000", "clamped at the start of the range")
+        #expect(dt("9999-0100", upper: true) == "99991231235959.999999")
+        #expect(dt("20241301120000+0100") == "20241301120000.000000", "out-of-range parts: kept as written")
+        for bad in ["", "202", "20241", "2024a1", "١٢٣٤"] {
+            #expect(dt(bad + "+0100") == nil, "\(bad)")
+        }
+        #expect(ValueNormalizer.utcOffsetMinutes("-0130") == -90)
+        #expect(ValueNormalizer.utcOffsetMinutes("+1500") == nil)
+        #expect(ValueNormalizer.utcOffsetMinutes("+0160") == nil)
+    }
 }

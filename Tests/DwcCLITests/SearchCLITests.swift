@@ -175,6 +175,68 @@ import Testing
         #expect(env.text == a.directory + "/extra dir/obrien.dcm\n")
     }
 
+    /// --base-url (or DWC_BASE_URL): the DICOMweb RetrieveURL of studies, series and instances,
+    /// in JSON and NDJSON; without it only instances have one (their file).
+    @Test func baseURLGivesDICOMwebRetrieveURLsAtEveryLevel() throws {
+        let a = try Archive()
+        func objects(_ r: DwcProcess.Result, ndjson: Bool) throws -> [[String: Any]] {
+            #expect(r.status == 0, "\(r.stderr)")
+            if !ndjson { return try array(r) }
+            return try r.text.split(separator: "\n").map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+        }
+        let base = "http://pacs.example:8080/dicomweb"
+        let expected = [("studies", base + "/studies/2.25.777"), ("series", base + "/studies/2.25.777/series/2.25.777.1"),
+                        ("instances", base + "/studies/2.25.777/series/2.25.777.1/instances/2.25.777.1.1")]
+        for ndjson in [false, true] {
+            for (level, url) in expected {
+                // Trailing slashes are not doubled.
+                let r = try a.search([level, "-k", "PatientID=PID9", "--base-url", base + "//"] + (ndjson ? ["--format", "ndjson"] : []))
+                let results = try objects(r, ndjson: ndjson)
+                #expect(results.count == 1)
+                #expect(results.first.flatMap { strings($0, "00081190") } == [url], "\(level), ndjson: \(ndjson)")
+            }
+        }
+        // From the environment; an empty variable is unset.
+        let env = try SearchTests.dwc(["search", "-A", a.directory, "series", "-k", "PatientID=PID9", "--format", "ndjson"],
+                                      environment: ["DWC_BASE_URL": "https://h/wado/"])
+        #expect(try objects(env, ndjson: true).first.flatMap { strings($0, "00081190") } == ["https://h/wado/studies/2.25.777/series/2.25.777.1"])
+        let option = try SearchTests.dwc(["search", "-A", a.directory, "studies", "-k", "PatientID=PID9", "--base-url", "file:///srv/web"],
+                                         environment: ["DWC_BASE_URL": "https://ignored"])
+        #expect(try objects(option, ndjson: false).first.flatMap { strings($0, "00081190") } == ["file:///srv/web/studies/2.25.777"],
+                "the option wins over the environment")
+        let unset = try SearchTests.dwc(["search", "-A", a.directory, "instances", "-k", "PatientID=PID9"], environment: ["DWC_BASE_URL": ""])
+        #expect(try objects(unset, ndjson: false).first.flatMap { strings($0, "00081190") } == ["file://" + a.directory + "/extra%20dir/obrien.dcm"])
+        // Without a base: studies and series have none, unless --field all (zero-length).
+        for level in ["studies", "series"] {
+            let plain = try objects(try a.search([level, "-k", "PatientID=PID9"]), ndjson: false)
+            #expect(plain.first?["00081190"] == nil, "\(level)")
+            let all = try objects(try a.search([level, "-k", "PatientID=PID9", "--field", "all"]), ndjson: false)
+            #expect((all.first?["00081190"] as? [String: Any])?["vr"] as? String == "UR")
+            #expect((all.first?["00081190"] as? [String: Any])?["Value"] == nil)
+            let asked = try a.search([level, "--field", "RetrieveURL"])
+            #expect(asked.status == 1 && asked.stderr.contains("--base-url"), "\(asked.stderr)")
+        }
+        let csv = try a.search(["studies", "-k", "PatientID=PID9", "--format", "csv", "--base-url", base])
+        let rows = csv.text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let column = try #require(rows.first?.firstIndex(of: "RetrieveURL"))
+        #expect(rows.count == 2 && rows[1][column] == base + "/studies/2.25.777", "\(csv.text)")
+    }
+
+    @Test func badBaseURLsExitWithOne() throws {
+        let a = try Archive()
+        for bad in ["ftp://h/x", "pacs.example/dicomweb", "http://h/x?a=1", "http://h/x#f", "http:///x", "https://", "http://h x"] {
+            let r = try a.search(["studies", "--base-url", bad])
+            #expect(r.status == 1, "\(bad)")
+            #expect(r.stdout.isEmpty)
+            #expect(r.stderr.hasPrefix("E: --base-url \(bad): ") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        }
+        let env = try SearchTests.dwc(["search", "-A", a.directory, "studies"], environment: ["DWC_BASE_URL": "gopher://h"])
+        #expect(env.status == 1)
+        #expect(env.stderr.contains("DWC_BASE_URL=gopher://h"))
+    }
+
     @Test func tableAlignsColumnsForPeople() throws {
         let a = try Archive()
         let r = try a.search(["studies", "--format", "table", "-k", "PatientSex"])
@@ -256,7 +318,7 @@ import Testing
 
     @Test func retrieveURLsEncodeLikeBulkDataURIs() throws {
         let operation = SearchOperation(location: ArchiveLocation(archive: "/tmp/a b/ü", index: "/dev/null"), query: SearchQuery(level: .instance))
-        let url = operation.retrieveURL
+        let url = operation.fileURL
         for stored in ["x.dcm", "dir with space/100%_[1]~.dcm", "é/日本.dcm", "/abs/olute#?.dcm"] {
             let absolute = stored.hasPrefix("/") ? stored : "/tmp/a b/ü/" + stored
             #expect(url(stored) == BulkDataURI.fileURI(path: absolute), "\(stored)")
