@@ -164,6 +164,8 @@ public struct SearchOperation: Sendable {
         let location = self.location
         let root = Self.percentEncoded(location.absolute("x").dropLast())
         return { stored in
+            // An object indexed from a URL is retrieved from that URL.
+            if RemoteAccess.isRemote(stored) { return stored }
             if stored.hasPrefix("/") { return "file://" + Self.percentEncoded(Substring(stored)) }
             return "file://" + root + Self.percentEncoded(Substring(stored))
         }

@@ -105,6 +105,9 @@ import Testing
         // The index knows the URL: search finds it, with the URL as its path.
         let paths = try served.dwc(["search", "instances", "--format", "paths"])
         #expect(paths.text.contains(url), "\(paths.text) \(paths.stderr)")
+        // Its RetrieveURL is the URL itself, not a file:// URL made of it.
+        let found = try served.dwc(["search", "instances", "--format", "ndjson"])
+        #expect(found.text.contains("\"00081190\":{\"vr\":\"UR\",\"Value\":[\"\(url)\"]}"), "\(found.text)")
         // A second run asks the server once (the ETag is unchanged) and parses nothing.
         try served.nginx.clearLog()
         let again = try served.dwc(["index", url])
