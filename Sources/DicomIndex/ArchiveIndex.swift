@@ -150,7 +150,11 @@ public final class ArchiveIndex {
     /// Every file the index has seen, for incremental runs.
     public func knownFiles() throws -> [String: KnownFile] {
         var result: [String: KnownFile] = [:]
-        let statement = try database.prepare("SELECT path, size, mtime_ns, inode, status, etag FROM files")
+        // Instances are known by their own row; `files` holds the files that are not instances.
+        let statement = try database.prepare("""
+            SELECT path, size, mtime_ns, inode, status, etag FROM files
+            UNION ALL SELECT path, size, mtime_ns, inode, 'instance', etag FROM instances
+            """)
         while try statement.step() {
             let stamp = InstanceRecord.FileStamp(size: statement.int(1), mtimeNanoseconds: statement.int(2), inode: statement.int(3),
                                                  etag: statement.text(5))
@@ -335,7 +339,9 @@ public final class ArchiveIndex {
             } else {
                 touched.insert(series: seriesPK, study: studyPK)
             }
-            try upsertFile(path: record.path, stamp: record.stamp, status: .instance, message: "", st: st)
+            // The instance row is the file's record; a row of `files` from when this path held no
+            // instance goes (an insert there per instance was a twentieth of a cold index).
+            try st.deleteFile.run([.text(record.path)])
             return outcome
         }
     }

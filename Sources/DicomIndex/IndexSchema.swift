@@ -129,7 +129,8 @@ enum IndexSchema {
             "CREATE UNIQUE INDEX IF NOT EXISTS instances_uid ON instances(sop_uid)",
             "CREATE UNIQUE INDEX IF NOT EXISTS instances_path ON instances(path)",
             "CREATE INDEX IF NOT EXISTS instances_order ON instances(series_pk, instance_number IS NULL, instance_number, sop_uid)",
-            // Every file seen, DICOM or not, so unchanged files are skipped on the next run.
+            // Every file seen that is not an instance (not DICOM, failed, duplicate, DICOMDIR), so
+            // unchanged files are skipped on the next run; instances are known by their rows.
             """
             CREATE TABLE IF NOT EXISTS files(
               path TEXT PRIMARY KEY,
