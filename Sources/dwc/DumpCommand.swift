@@ -7,10 +7,10 @@ struct DumpCommand: ParsableCommand {
         commandName: "dump",
         abstract: "Print the elements of DICOM files, like dcmdump, or as DICOM JSON.",
         discussion: """
-        Text output follows dcmdump: tag, VR, value (abbreviated), length, VM, keyword; sequence
-        items are indented. JSON output is the DICOM JSON Model (PS3.18 Annex F) of the data set:
-        one object for one file, an array for several. Binary values up to --inline-threshold
-        bytes are InlineBinary; larger ones are BulkDataURI (file://PATH?offset=N&length=N).
+        Text output follows dcmdump: tag, VR, value (abbreviated), length, VM, keyword; sequence \
+        items are indented. JSON output is the DICOM JSON Model (PS3.18 Annex F) of the data set: \
+        one object for one file, an array for several. Binary values up to --inline-threshold \
+        bytes are InlineBinary; larger ones are BulkDataURI (file://PATH?offset=N&length=N). \
         Exit status: 0 ok, 20 cannot read, 21 not found, 22 not valid DICOM (see docs/exit-codes.md).
         """)
 

@@ -9,15 +9,15 @@ struct IndexCommand: ParsableCommand {
         commandName: "index",
         abstract: "Record the DICOM files of an archive in its SQLite index (headers only, incremental).",
         discussion: """
-        Walks PATHs (default: the archive root), skipping hidden entries and the .dwc folder; files
-        are recognised by content, not extension. Only new and changed files (size, mtime, inode)
-        are read, and only their headers; files gone from the walked paths are forgotten. The index
-        is <archive>/.dwc/index.sqlite unless --index. Ends with a summary line on stderr (or JSON
+        Walks PATHs (default: the archive root), skipping hidden entries and the .dwc folder; files \
+        are recognised by content, not extension. Only new and changed files (size, mtime, inode) \
+        are read, and only their headers; files gone from the walked paths are forgotten. The index \
+        is <archive>/.dwc/index.sqlite unless --index. Ends with a summary line on stderr (or JSON \
         on stdout with --summary-json). Exit status 0, or 22 when some files failed.
 
-        URLs (https://, s3://bucket/prefix/, gs://bucket/prefix/, also from --urls-from) are
-        indexed too: s3 and gs prefixes are listed, each object's header is read with ranged GETs
-        and its frame table stored with its ETag; objects whose listed ETag and size are unchanged
+        URLs (https://, s3://bucket/prefix/, gs://bucket/prefix/, also from --urls-from) are \
+        indexed too: s3 and gs prefixes are listed, each object's header is read with ranged GETs \
+        and its frame table stored with its ETag; objects whose listed ETag and size are unchanged \
         are skipped. With only URLs, the archive root is not walked.
         """)
 

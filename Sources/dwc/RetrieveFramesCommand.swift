@@ -7,15 +7,15 @@ struct RetrieveFramesCommand: ParsableCommand {
         commandName: "retrieve-frames",
         abstract: "Write frames of DICOM instances, each read with one read, as WADO-RS frames does.",
         discussion: """
-        INSTANCE is a file, a SOP Instance UID (looked up in the index) or - (a Part 10 stream on
-        stdin); --study/--series select every instance they hold. Frames are 1-based. Encapsulated
-        frames are found from the Extended or Basic Offset Table or a scan of the item headers;
-        the table is kept in the index, so later retrievals read only the frames. Native frames
+        INSTANCE is a file, a SOP Instance UID (looked up in the index) or - (a Part 10 stream on \
+        stdin); --study/--series select every instance they hold. Frames are 1-based. Encapsulated \
+        frames are found from the Extended or Basic Offset Table or a scan of the item headers; \
+        the table is kept in the index, so later retrievals read only the frames. Native frames \
         are delivered little endian. A frame number out of range is exit status 84.
 
-        INSTANCE may be a URL (https://, s3://, gs://). An indexed URL costs one ranged GET per
-        frame (If-Match on its indexed ETag; adjacent frames, and frames whose gap is under 64 KiB
-        and under 1 % of the bytes wanted, share a request of up to 16 MiB; --parallel requests at
+        INSTANCE may be a URL (https://, s3://, gs://). An indexed URL costs one ranged GET per \
+        frame (If-Match on its indexed ETag; adjacent frames, and frames whose gap is under 64 KiB \
+        and under 1 % of the bytes wanted, share a request of up to 16 MiB; --parallel requests at \
         once); one that changed (HTTP 412) is indexed again.
         """)
 

@@ -8,19 +8,19 @@ struct SearchCommand: ParsableCommand {
         commandName: "search",
         abstract: "Find studies, series or instances in the archive's index (QIDO-RS matching).",
         discussion: """
-        Matching (PS3.4 C.2.2.2, PS3.18 8.3.4): -k KEY=VALUE with KEY a keyword, (gggg,eeee),
-        gggg,eeee or ggggeeee. A single value matches exactly (case-sensitive); * and ? are
-        wildcards (% and _ are ordinary characters); DA, TM and DT take ranges A-B, -B and A-
-        (a TM range whose start is later than its end wraps past midnight);
-        UIDs take lists a\\b; an empty value (or *) matches everything and returns the
-        attribute, as does a bare -k KEY. Person names match case-insensitively on any of the
-        Alphabetic, Ideographic and Phonetic groups (--fuzzy: also the start of any name
-        component). Study keys work at every level, series keys at series and instance level.
-        Results are ordered by StudyDate, StudyTime, StudyInstanceUID, then SeriesNumber,
-        SeriesInstanceUID, then InstanceNumber, SOPInstanceUID (missing values last).
+        Matching (PS3.4 C.2.2.2, PS3.18 8.3.4): -k KEY=VALUE with KEY a keyword, (gggg,eeee), \
+        gggg,eeee or ggggeeee. A single value matches exactly (case-sensitive); * and ? are \
+        wildcards (% and _ are ordinary characters); DA, TM and DT take ranges A-B, -B and A- \
+        (a TM range whose start is later than its end wraps past midnight); \
+        UIDs take lists a\\b; an empty value (or *) matches everything and returns the \
+        attribute, as does a bare -k KEY. Person names match case-insensitively on any of the \
+        Alphabetic, Ideographic and Phonetic groups (--fuzzy: also the start of any name \
+        component). Study keys work at every level, series keys at series and instance level. \
+        Results are ordered by StudyDate, StudyTime, StudyInstanceUID, then SeriesNumber, \
+        SeriesInstanceUID, then InstanceNumber, SOPInstanceUID (missing values last). \
         Details and the keys of each level: docs/search.md.
 
-        Exit status: 0 ok (also with no match), 1 bad option, key or value, 80 no index or not
+        Exit status: 0 ok (also with no match), 1 bad option, key or value, 80 no index or not \
         an index (run dwc index), 81 index of another version (run dwc index --rebuild).
         """)
 
