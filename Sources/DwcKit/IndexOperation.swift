@@ -72,6 +72,17 @@ public struct IndexOperation: Sendable {
             throw DwcError(error)
         }
 
+        // A `dwc store` that died (killed, or a power cut) leaves its journal: its temporary files
+        // go, and files it renamed into place but did not record are recorded (the walk below
+        // would find those anyway; it never sees the hidden temporaries).
+        if fileList == nil, urls.isEmpty || !paths.isEmpty {
+            let recovered = try StoreOperation.recoverAbandonedStores(location: location, index: index)
+            if recovered.temporaries + recovered.reconciled > 0 {
+                reporter.warning("recovered after an interrupted store: removed \(recovered.temporaries) temporary files, "
+                                 + "indexed \(recovered.reconciled) stored files")
+            }
+        }
+
         // Compare with what the index has seen.
         let known: [String: ArchiveIndex.KnownFile]
         do { known = try index.knownFiles() } catch { throw DwcError(error) }

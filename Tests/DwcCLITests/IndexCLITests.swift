@@ -105,6 +105,38 @@ import Testing
         #expect(try summary(again)["unchanged"] == 40)
     }
 
+    /// A `dwc store` that died (its journal unlocked) left a temporary file and a file renamed
+    /// into place but not recorded: dwc index removes the one and records the other. A live
+    /// store's temporary file (journal locked) is left alone.
+    @Test func cleansUpAfterADeadStore() throws {
+        let files = try SampleFiles()
+        let journals = files.directory + "/.dwc/store"
+        try FileManager.default.createDirectory(atPath: journals, withIntermediateDirectories: true)
+        let folder = files.directory + "/incoming"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let placed = folder + "/placed.dcm"
+        try FileManager.default.copyItem(atPath: files.paths[0], toPath: placed)
+        try FileManager.default.moveItem(atPath: files.paths[0], toPath: folder + "/.dwc-tmp-dead-1")
+        try Data("T\tincoming\nP\tincoming/placed.dcm\n".utf8).write(to: URL(fileURLWithPath: journals + "/dead.journal"))
+        // A live store: its journal is locked by this process.
+        try Data("T\tincoming\n".utf8).write(to: URL(fileURLWithPath: journals + "/live.journal"))
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: folder + "/.dwc-tmp-live-1"))
+        let live = open(journals + "/live.journal", O_RDONLY)
+        defer { close(live) }
+        #expect(flock(live, LOCK_EX | LOCK_NB) == 0)
+
+        let r = try DwcProcess.run(["index", "-A", files.directory])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("recovered after an interrupted store: removed 1 temporary files, indexed 1 stored files"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/.dwc-tmp-dead-1"))
+        #expect(!FileManager.default.fileExists(atPath: journals + "/dead.journal"))
+        #expect(FileManager.default.fileExists(atPath: folder + "/.dwc-tmp-live-1"))
+        #expect(FileManager.default.fileExists(atPath: journals + "/live.journal"))
+        let index = files.directory + "/.dwc/index.sqlite"
+        #expect(try count("SELECT count(*) FROM instances WHERE path = 'incoming/placed.dcm'", index: index) == 1)
+        #expect(try count("SELECT count(*) FROM instances", index: index) == 36)
+    }
+
     @Test func concurrentRunsNeitherCorruptNorDuplicate() throws {
         let files = try SampleFiles()
         let processes = try (0..<3).map { _ -> (Process, Pipe) in
