@@ -19,14 +19,16 @@ public struct DataSet: Sendable {
     public var count: Int { elements.count }
 
     private func index(of tag: Tag) -> (found: Bool, index: Int) {
-        var low = 0, high = elements.count
-        while low < high {
-            let mid = (low + high) / 2
-            let t = elements[mid].tag
-            if t == tag { return (true, mid) }
-            if t < tag { low = mid + 1 } else { high = mid }
+        elements.withUnsafeBufferPointer { elements in
+            var low = 0, high = elements.count
+            while low < high {
+                let mid = (low + high) / 2
+                let t = elements[mid].tag
+                if t == tag { return (true, mid) }
+                if t < tag { low = mid + 1 } else { high = mid }
+            }
+            return (false, low)
         }
-        return (false, low)
     }
 
     public subscript(tag: Tag) -> DataElement? {
@@ -36,17 +38,20 @@ public struct DataSet: Sendable {
 
     /// Adds or replaces the element with the same tag (a later duplicate wins, as in pydicom).
     /// Setting Specific Character Set (0008,0005) sets `characterSet`.
-    public mutating func set(_ element: DataElement) {
-        if element.tag == .specificCharacterSet {
+    /// Elements of a parsed data set arrive in tag order: they are appended, without a search
+    /// and without a copy of the element (`consuming`: the caller's value moves in).
+    public mutating func set(_ element: consuming DataElement) {
+        let tag = element.tag
+        if tag == .specificCharacterSet {
             characterSet = SpecificCharacterSet(terms: (element.strings(characterSet: .default) ?? []).map {
                 $0.trimmingCharacters(in: " ")
             })
         }
-        if let last = elements.last, last.tag < element.tag {
+        if elements.isEmpty || elements[elements.count - 1].tag < tag {
             elements.append(element)
             return
         }
-        let (found, i) = index(of: element.tag)
+        let (found, i) = index(of: tag)
         if found { elements[i] = element } else { elements.insert(element, at: i) }
     }
 
@@ -65,7 +70,10 @@ public struct DataSet: Sendable {
         return element.strings(characterSet: characterSet)
     }
 
-    public func string(_ tag: Tag) -> String? { strings(tag)?.first }
+    public func string(_ tag: Tag) -> String? {
+        guard let element = self[tag] else { return nil }
+        return element.firstString(characterSet: characterSet)
+    }
 
     /// Integers of binary (US SS UL SL SV UV) or text (IS) elements.
     public func ints(_ tag: Tag) -> [Int]? {
@@ -107,6 +115,17 @@ extension DataElement {
             }
             return String(v)
         }
+    }
+
+    /// `strings(characterSet:)?.first` without the other values: for plain ASCII only the
+    /// bytes before the first backslash become a String.
+    public func firstString(characterSet: SpecificCharacterSet) -> String? {
+        guard vr.isString, let bytes = self.bytes else { return nil }
+        if bytes.isEmpty { return nil }
+        if bytes.contains(where: { $0 >= 0x80 || $0 == 0x1B }) { return strings(characterSet: characterSet)?.first }
+        if vr.isSingleValuedText { return trimmedValue(bytes[...]) }
+        let end = bytes.firstIndex(of: 0x5C) ?? bytes.endIndex
+        return trimmedValue(bytes[..<end])
     }
 
     /// One ASCII value with the same trimming as above, on bytes.

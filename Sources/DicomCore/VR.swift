@@ -4,6 +4,7 @@ public enum VR: String, CaseIterable, Sendable {
     case PN, SH, SL, SQ, SS, ST, SV, TM, UC, UI, UL, UN, UR, US, UT, UV
 
     /// The VR named by two bytes of an explicit VR element header, if they name one.
+    @inlinable  // the parser asks once per element
     public init?(byte0: UInt8, byte1: UInt8) {
         guard byte0 >= 0x41, byte0 <= 0x5A, byte1 >= 0x41, byte1 <= 0x5A,
               let vr = VR.byLetters[Int(byte0 - 0x41) * 26 + Int(byte1 - 0x41)] else { return nil }
@@ -11,7 +12,7 @@ public enum VR: String, CaseIterable, Sendable {
     }
 
     /// Every VR by its two letters (A-Z × A-Z): the parser asks once per element, so no strings.
-    private static let byLetters: [VR?] = {
+    @usableFromInline static let byLetters: [VR?] = {
         var table = [VR?](repeating: nil, count: 26 * 26)
         for vr in VR.allCases {
             let letters = Array(vr.rawValue.utf8)
