@@ -76,4 +76,42 @@ import Testing
         #expect(DataElement(tag: Tag(0x0008, 0x0008), vr: .CS, bytes: Array("A \\B".utf8)).firstString(characterSet: .default) == "A")
         #expect(DataSet().string(.sopInstanceUID) == nil)
     }
+
+    @Test func intReadsOneNumberAsIntsDoes() {
+        let cases: [(VR, [UInt8])] = [
+            (.US, [0x34, 0x12]), (.US, [0xFF, 0xFF, 1, 0]), (.US, [7]), (.US, []),
+            (.SS, [0xFE, 0xFF]), (.SS, [0x00, 0x80]),
+            (.UL, [1, 2, 3, 4]), (.UL, [0xFF, 0xFF, 0xFF, 0xFF]), (.UL, [1, 2, 3]),
+            (.SL, [0xFF, 0xFF, 0xFF, 0xFF]), (.SL, [0, 0, 0, 0x80, 5, 0, 0, 0]),
+            (.IS, Array(" 42 ".utf8)), (.DS, Array("2.0".utf8)), (.SV, [0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]),
+        ]
+        for bigEndian in [false, true] {
+            for (vr, bytes) in cases {
+                var dataSet = DataSet(isBigEndian: bigEndian)
+                dataSet.set(DataElement(tag: Tag(0x0028, 0x0103), vr: vr, bytes: bytes))
+                #expect(dataSet.int(Tag(0x0028, 0x0103)) == dataSet.ints(Tag(0x0028, 0x0103))?.first, "\(vr) \(bytes) \(bigEndian)")
+            }
+        }
+        var big = DataSet(isBigEndian: true)
+        big.set(DataElement(tag: Tag(0x0028, 0x0010), vr: .US, bytes: [0x02, 0x00]))
+        big.set(DataElement(tag: Tag(0x0018, 0x6020), vr: .SL, bytes: [0xFF, 0xFF, 0xFF, 0xFE]))
+        #expect(big.int(Tag(0x0028, 0x0010)) == 512)
+        #expect(big.int(Tag(0x0018, 0x6020)) == -2)
+    }
+
+    @Test func characterSetFollowsEachValueWhateverCameBefore() {
+        let sequence: [(VR, String, [String])] = [
+            (.CS, "ISO_IR 100", ["ISO_IR 100"]),
+            (.CS, "ISO_IR 192", ["ISO_IR 192"]),
+            (.CS, "ISO_IR 100", ["ISO_IR 100"]),
+            (.UN, "ISO_IR 100", []),  // not text: the default repertoire
+            (.CS, "\\ISO 2022 IR 87 ", ["", "ISO 2022 IR 87"]),
+            (.CS, "", []),
+        ]
+        for (vr, text, terms) in sequence + sequence {
+            var dataSet = DataSet()
+            dataSet.set(DataElement(tag: .specificCharacterSet, vr: vr, bytes: Array(text.utf8)))
+            #expect(dataSet.characterSet.terms == terms, "\(vr) \(text)")
+        }
+    }
 }
