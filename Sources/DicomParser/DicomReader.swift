@@ -161,8 +161,8 @@ struct ElementParser {
     /// dcmtk both read them): look at the first element and follow what it says.
     private mutating func checkDeclaredEncoding(_ declared: Encoding) throws -> Encoding? {
         guard reader.remaining >= 8 else { return nil }
-        let b = try reader.peek(8)
-        let looksExplicit = VR(byte0: b[4], byte1: b[5]) != nil
+        let (b, _) = try reader.contiguous(8)
+        let looksExplicit = VR(byte0: b.load(fromByteOffset: 4, as: UInt8.self), byte1: b.load(fromByteOffset: 5, as: UInt8.self)) != nil
         if declared.explicitVR == looksExplicit { return nil }
         if !declared.explicitVR, looksExplicit {
             try defect("transfer syntax is implicit VR but the data set is explicit VR; reading it as explicit")

@@ -114,4 +114,27 @@ import Testing
             #expect(dataSet.characterSet.terms == terms, "\(vr) \(text)")
         }
     }
+
+    @Test func dictionarySearchFindsEveryTagAndOnlyThose() throws {
+        let known = Set(dictionaryTags)
+        var probes = dictionaryTags
+        for raw in dictionaryTags { probes += [raw &- 1, raw &+ 1] }
+        probes += [0, 1, 0xFFFF_FFFF]
+        var absent = 0
+        for raw in probes {
+            let tag = Tag(rawValue: raw)
+            if known.contains(raw) {
+                // Found in the integer table: the text table's row of the same index has this tag.
+                let entry = try #require(DataDictionary.entry(for: tag), "\(tag)")
+                #expect(entry.tag == tag)
+                #expect(DataDictionary.impliedVR(for: tag).vr == entry.vr || tag.isPrivateCreator)
+            } else if !tag.isPrivate, tag.element != 0 {
+                // Absent: only a repeating group may answer, and then it is not a table row.
+                let entry = DataDictionary.entry(for: tag)
+                #expect(entry == nil || !known.contains(entry!.tag.rawValue))
+                absent += 1
+            }
+        }
+        #expect(absent > 1000)
+    }
 }
