@@ -117,8 +117,10 @@ struct ElementParser {
         let start = reader.position
         var meta = DataSet()
         meta.reserveCapacity(8)  // typically 6 or 7 elements
+        // Fetched once: reading the static in the loop copied it (three retains) per element.
+        let characterSet = SpecificCharacterSet.default
         while reader.remaining >= 8, try firstGroup() == 0x0002 {
-            guard let element = try parseElement(encoding: .explicitLittle, end: nil, depth: 0, characterSet: .default) else { break }
+            guard let element = try parseElement(encoding: .explicitLittle, end: nil, depth: 0, characterSet: characterSet) else { break }
             meta.set(element)
         }
         if let declared = meta.int(.fileMetaInformationGroupLength),
