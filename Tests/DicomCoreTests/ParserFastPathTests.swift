@@ -137,4 +137,17 @@ import Testing
         }
         #expect(absent > 1000)
     }
+
+    @Test func everyTwoByteVRCodeDecodesAsItsLetters() {
+        var named = 0
+        for byte0 in UInt8.min...UInt8.max {
+            for byte1 in UInt8.min...UInt8.max {
+                let letters = String(decoding: [byte0, byte1], as: UTF8.self)
+                let expected = byte0 < 0x80 && byte1 < 0x80 ? VR(rawValue: letters) : nil
+                #expect(VR(byte0: byte0, byte1: byte1) == expected)
+                if expected != nil { named += 1 }
+            }
+        }
+        #expect(named == VR.allCases.count)
+    }
 }
