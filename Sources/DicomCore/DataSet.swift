@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An ordered collection of data elements (ascending tag order, one element per tag), with the
 /// context needed to interpret their bytes: byte order and the inherited character set.
 public struct DataSet: Sendable {
@@ -19,14 +21,16 @@ public struct DataSet: Sendable {
     public var count: Int { elements.count }
 
     private func index(of tag: Tag) -> (found: Bool, index: Int) {
-        var low = 0, high = elements.count
-        while low < high {
-            let mid = (low + high) / 2
-            let t = elements[mid].tag
-            if t == tag { return (true, mid) }
-            if t < tag { low = mid + 1 } else { high = mid }
+        elements.withUnsafeBufferPointer { elements in
+            var low = 0, high = elements.count
+            while low < high {
+                let mid = (low + high) / 2
+                let t = elements[mid].tag
+                if t == tag { return (true, mid) }
+                if t < tag { low = mid + 1 } else { high = mid }
+            }
+            return (false, low)
         }
-        return (false, low)
     }
 
     public subscript(tag: Tag) -> DataElement? {
@@ -36,17 +40,16 @@ public struct DataSet: Sendable {
 
     /// Adds or replaces the element with the same tag (a later duplicate wins, as in pydicom).
     /// Setting Specific Character Set (0008,0005) sets `characterSet`.
-    public mutating func set(_ element: DataElement) {
-        if element.tag == .specificCharacterSet {
-            characterSet = SpecificCharacterSet(terms: (element.strings(characterSet: .default) ?? []).map {
-                $0.trimmingCharacters(in: " ")
-            })
-        }
-        if let last = elements.last, last.tag < element.tag {
+    /// Elements of a parsed data set arrive in tag order: they are appended, without a search
+    /// and without a copy of the element (`consuming`: the caller's value moves in).
+    public mutating func set(_ element: consuming DataElement) {
+        let tag = element.tag
+        if tag == .specificCharacterSet { characterSet = CharacterSetMemo.characterSet(of: element) }
+        if elements.isEmpty || elements[elements.count - 1].tag < tag {
             elements.append(element)
             return
         }
-        let (found, i) = index(of: element.tag)
+        let (found, i) = index(of: tag)
         if found { elements[i] = element } else { elements.insert(element, at: i) }
     }
 
@@ -65,7 +68,10 @@ public struct DataSet: Sendable {
         return element.strings(characterSet: characterSet)
     }
 
-    public func string(_ tag: Tag) -> String? { strings(tag)?.first }
+    public func string(_ tag: Tag) -> String? {
+        guard let element = self[tag] else { return nil }
+        return element.firstString(characterSet: characterSet)
+    }
 
     /// Integers of binary (US SS UL SL SV UV) or text (IS) elements.
     public func ints(_ tag: Tag) -> [Int]? {
@@ -73,7 +79,24 @@ public struct DataSet: Sendable {
         return element.ints(bigEndian: isBigEndian)
     }
 
-    public func int(_ tag: Tag) -> Int? { ints(tag)?.first }
+    public func int(_ tag: Tag) -> Int? {
+        guard let element = self[tag] else { return nil }
+        // One binary number (most integer attributes) is read in place, without the array.
+        if let bytes = element.bytes {
+            switch element.vr {
+            case .US where bytes.count >= 2, .SS where bytes.count >= 2:
+                let raw = isBigEndian ? UInt16(bytes[0]) << 8 | UInt16(bytes[1]) : UInt16(bytes[1]) << 8 | UInt16(bytes[0])
+                return element.vr == .US ? Int(raw) : Int(Int16(bitPattern: raw))
+            case .UL where bytes.count >= 4, .SL where bytes.count >= 4:
+                var raw: UInt32 = 0
+                for i in 0..<4 { raw |= UInt32(bytes[isBigEndian ? 3 - i : i]) << (8 * i) }
+                return element.vr == .UL ? Int(raw) : Int(Int32(bitPattern: raw))
+            default:
+                break
+            }
+        }
+        return element.ints(bigEndian: isBigEndian)?.first
+    }
 
     /// Reals of binary (FL FD) or text (DS, IS) elements.
     public func doubles(_ tag: Tag) -> [Double]? {
@@ -82,6 +105,33 @@ public struct DataSet: Sendable {
     }
 
     public func double(_ tag: Tag) -> Double? { doubles(tag)?.first }
+}
+
+/// (0008,0005) as a character set. The files of an archive mostly share one value and building
+/// the set costs about 5,000 instructions, so the last one built is kept, keyed by VR and bytes.
+private enum CharacterSetMemo {
+    private struct Entry: Sendable {
+        var vr: VR
+        var bytes: [UInt8]
+        var characterSet: SpecificCharacterSet
+    }
+
+    private static let last = Mutex<Entry?>(nil)
+
+    static func characterSet(of element: DataElement) -> SpecificCharacterSet {
+        guard let bytes = element.bytes else { return build(element) }
+        let vr = element.vr
+        if let hit = last.withLock({ entry in entry.flatMap { $0.vr == vr && $0.bytes == bytes ? $0.characterSet : nil } }) {
+            return hit
+        }
+        let built = build(element)
+        last.withLock { $0 = Entry(vr: vr, bytes: bytes, characterSet: built) }
+        return built
+    }
+
+    private static func build(_ element: DataElement) -> SpecificCharacterSet {
+        SpecificCharacterSet(terms: (element.strings(characterSet: .default) ?? []).map { $0.trimmingCharacters(in: " ") })
+    }
 }
 
 extension DataElement {
@@ -107,6 +157,17 @@ extension DataElement {
             }
             return String(v)
         }
+    }
+
+    /// `strings(characterSet:)?.first` without the other values: for plain ASCII only the
+    /// bytes before the first backslash become a String.
+    public func firstString(characterSet: SpecificCharacterSet) -> String? {
+        guard vr.isString, let bytes = self.bytes else { return nil }
+        if bytes.isEmpty { return nil }
+        if bytes.contains(where: { $0 >= 0x80 || $0 == 0x1B }) { return strings(characterSet: characterSet)?.first }
+        if vr.isSingleValuedText { return trimmedValue(bytes[...]) }
+        let end = bytes.firstIndex(of: 0x5C) ?? bytes.endIndex
+        return trimmedValue(bytes[..<end])
     }
 
     /// One ASCII value with the same trimming as above, on bytes.

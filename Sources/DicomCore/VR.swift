@@ -3,22 +3,49 @@ public enum VR: String, CaseIterable, Sendable {
     case AE, AS, AT, CS, DA, DS, DT, FD, FL, IS, LO, LT, OB, OD, OF, OL, OV, OW
     case PN, SH, SL, SQ, SS, ST, SV, TM, UC, UI, UL, UN, UR, US, UT, UV
 
-    /// The VR named by two bytes of an explicit VR element header, if they name one.
+    /// The VR named by two bytes of an explicit VR element header, if they name one. A switch
+    /// on the two bytes as one number: the parser asks once per element, and a table lookup
+    /// cost it a lazy global's check and a call each time.
+    @inlinable
     public init?(byte0: UInt8, byte1: UInt8) {
-        guard byte0 >= 0x41, byte0 <= 0x5A, byte1 >= 0x41, byte1 <= 0x5A,
-              let vr = VR.byLetters[Int(byte0 - 0x41) * 26 + Int(byte1 - 0x41)] else { return nil }
-        self = vr
-    }
-
-    /// Every VR by its two letters (A-Z × A-Z): the parser asks once per element, so no strings.
-    private static let byLetters: [VR?] = {
-        var table = [VR?](repeating: nil, count: 26 * 26)
-        for vr in VR.allCases {
-            let letters = Array(vr.rawValue.utf8)
-            table[Int(letters[0] - 0x41) * 26 + Int(letters[1] - 0x41)] = vr
+        switch UInt16(byte0) << 8 | UInt16(byte1) {
+        case 0x4145: self = .AE
+        case 0x4153: self = .AS
+        case 0x4154: self = .AT
+        case 0x4353: self = .CS
+        case 0x4441: self = .DA
+        case 0x4453: self = .DS
+        case 0x4454: self = .DT
+        case 0x4644: self = .FD
+        case 0x464C: self = .FL
+        case 0x4953: self = .IS
+        case 0x4C4F: self = .LO
+        case 0x4C54: self = .LT
+        case 0x4F42: self = .OB
+        case 0x4F44: self = .OD
+        case 0x4F46: self = .OF
+        case 0x4F4C: self = .OL
+        case 0x4F56: self = .OV
+        case 0x4F57: self = .OW
+        case 0x504E: self = .PN
+        case 0x5348: self = .SH
+        case 0x534C: self = .SL
+        case 0x5351: self = .SQ
+        case 0x5353: self = .SS
+        case 0x5354: self = .ST
+        case 0x5356: self = .SV
+        case 0x544D: self = .TM
+        case 0x5543: self = .UC
+        case 0x5549: self = .UI
+        case 0x554C: self = .UL
+        case 0x554E: self = .UN
+        case 0x5552: self = .UR
+        case 0x5553: self = .US
+        case 0x5554: self = .UT
+        case 0x5556: self = .UV
+        default: return nil
         }
-        return table
-    }()
+    }
 
     public var bytes: (UInt8, UInt8) {
         let utf8 = Array(rawValue.utf8)

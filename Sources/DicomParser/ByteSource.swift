@@ -16,11 +16,22 @@ public protocol ByteSource: Sendable {
     /// Several ranges at once, answers in the order asked (each as `read(offset:length:)` gives
     /// it). Remote sources merge near ranges and fetch in parallel; local files need not.
     func read(ranges: [(offset: UInt64, length: Int)]) throws -> [[UInt8]]
+    /// Fills `buffer` from `offset` (as `read(offset:length:)` with the buffer's size) and
+    /// returns how many bytes it wrote: the parser reads its window in place, without an array
+    /// per read.
+    func read(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
 }
 
 extension ByteSource {
     public func read(ranges: [(offset: UInt64, length: Int)]) throws -> [[UInt8]] {
         try ranges.map { try read(offset: $0.offset, length: $0.length) }
+    }
+
+    public func read(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let bytes = try read(offset: offset, length: buffer.count)
+        let count = min(bytes.count, buffer.count)
+        if count > 0 { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count) } }
+        return count
     }
 }
 
@@ -57,23 +68,27 @@ public final class FileByteSource: ByteSource {
     public func read(offset: UInt64, length: Int) throws -> [UInt8] {
         guard offset < size, length > 0 else { return [] }
         let count = Int(min(UInt64(length), size - offset))
-        var filled = 0
-        let result = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            while filled < count {
-                let n = pread(descriptor, buffer.baseAddress! + filled, count - filled, off_t(offset) + off_t(filled))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    let code = errno
-                    initialized = filled
-                    throw DicomParserError(.cannotRead, source: name, offset: offset,
-                                           message: "read failed: \(String(cString: strerror(code)))")
-                }
-                if n == 0 { break }  // the file shrank under us
-                filled += n
-            }
-            initialized = filled
+        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = try read(offset: offset, into: UnsafeMutableRawBufferPointer(buffer))
         }
-        return result
+    }
+
+    public func read(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard offset < size, buffer.count > 0 else { return 0 }
+        let count = Int(min(UInt64(buffer.count), size - offset))
+        var filled = 0
+        while filled < count {
+            let n = pread(descriptor, buffer.baseAddress! + filled, count - filled, off_t(offset) + off_t(filled))
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                throw DicomParserError(.cannotRead, source: name, offset: offset,
+                                       message: "read failed: \(String(cString: strerror(code)))")
+            }
+            if n == 0 { break }  // the file shrank under us
+            filled += n
+        }
+        return filled
     }
 }
 
@@ -94,6 +109,14 @@ public struct MemoryByteSource: ByteSource {
         let end = start + min(length, bytes.count - start)
         return Array(bytes[start..<end])
     }
+
+    public func read(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard offset < size, buffer.count > 0 else { return 0 }
+        let start = Int(offset)
+        let count = min(buffer.count, bytes.count - start)
+        if count > 0 { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + start, byteCount: count) } }
+        return count
+    }
 }
 
 /// Counts the reads and bytes that pass through to another source (benchmarks, tests).
@@ -111,6 +134,12 @@ public final class CountingByteSource: ByteSource {
         let result = try base.read(offset: offset, length: length)
         counters.withLock { $0.reads += 1; $0.bytes += UInt64(result.count) }
         return result
+    }
+
+    public func read(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let count = try base.read(offset: offset, into: buffer)
+        counters.withLock { $0.reads += 1; $0.bytes += UInt64(count) }
+        return count
     }
 
     /// Forwarded so a batching base (a remote source) still batches; counts one read per range.

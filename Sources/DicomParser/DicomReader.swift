@@ -62,10 +62,10 @@ struct ElementParser {
     mutating func readFile() throws -> DicomFile {
         let source = reader.source
         var preamble: [UInt8]?
-        if reader.size >= 132, try reader.peek(132).suffix(4).elementsEqual("DICM".utf8) {
+        if reader.size >= 132, try reader.peekEquals("DICM", at: 128) {
             preamble = try reader.bytes(128)
             try reader.skip(4)
-        } else if reader.size >= 4, try reader.peek(4).elementsEqual("DICM".utf8) {
+        } else if reader.size >= 4, try reader.peekEquals("DICM") {
             try defect("file starts with DICM but has no preamble", at: 0)
             try reader.skip(4)
         }
@@ -108,8 +108,7 @@ struct ElementParser {
     }
 
     private func firstGroup() throws -> UInt16 {
-        let b = try reader.peek(2)
-        return UInt16(b[b.startIndex]) | UInt16(b[b.startIndex + 1]) << 8
+        try reader.peekUInt16()
     }
 
     /// File meta: explicit VR little endian elements of group 0002. The group length is checked
@@ -117,8 +116,11 @@ struct ElementParser {
     private mutating func readFileMeta() throws -> DataSet {
         let start = reader.position
         var meta = DataSet()
+        meta.reserveCapacity(8)  // typically 6 or 7 elements
+        // Fetched once: reading the static in the loop copied it (three retains) per element.
+        let characterSet = SpecificCharacterSet.default
         while reader.remaining >= 8, try firstGroup() == 0x0002 {
-            guard let element = try parseElement(encoding: .explicitLittle, end: nil, depth: 0, characterSet: .default) else { break }
+            guard let element = try parseElement(encoding: .explicitLittle, end: nil, depth: 0, characterSet: characterSet) else { break }
             meta.set(element)
         }
         if let declared = meta.int(.fileMetaInformationGroupLength),
@@ -135,7 +137,7 @@ struct ElementParser {
     /// big endian if the group only makes sense byte-swapped. Nil when it is not DICOM.
     private func inferEncoding(knownDicom: Bool) throws -> TransferSyntax? {
         guard reader.remaining >= 8 else { return nil }
-        let b = Array(try reader.peek(8))
+        let b = try reader.peek(8)
         let groupLE = UInt16(b[0]) | UInt16(b[1]) << 8
         let groupBE = UInt16(b[0]) << 8 | UInt16(b[1])
         let explicit = VR(byte0: b[4], byte1: b[5]) != nil
@@ -161,8 +163,8 @@ struct ElementParser {
     /// dcmtk both read them): look at the first element and follow what it says.
     private mutating func checkDeclaredEncoding(_ declared: Encoding) throws -> Encoding? {
         guard reader.remaining >= 8 else { return nil }
-        let b = Array(try reader.peek(8))
-        let looksExplicit = VR(byte0: b[4], byte1: b[5]) != nil
+        let (b, _) = try reader.contiguous(8)
+        let looksExplicit = VR(byte0: b.load(fromByteOffset: 4, as: UInt8.self), byte1: b.load(fromByteOffset: 5, as: UInt8.self)) != nil
         if declared.explicitVR == looksExplicit { return nil }
         if !declared.explicitVR, looksExplicit {
             try defect("transfer syntax is implicit VR but the data set is explicit VR; reading it as explicit")
@@ -198,7 +200,8 @@ struct ElementParser {
     mutating func parseDataSet(encoding: Encoding, end: UInt64?, depth: Int, characterSet: SpecificCharacterSet, isItem: Bool) throws -> DataSet {
         var dataSet = DataSet(isBigEndian: encoding.bigEndian, characterSet: characterSet)
         // A typical image header has 50-150 top-level elements: grow once, not eight times.
-        if depth == 0, !isItem { dataSet.reserveCapacity(128) }
+        // Items hold a few: growing from 1 to 8 would cost three reallocations.
+        dataSet.reserveCapacity(depth == 0 && !isItem ? 128 : 8)
         pixelRepresentations.append(nil)
         ambiguousTags.append([])
         defer {
@@ -224,13 +227,13 @@ struct ElementParser {
             }
             let elementStart = reader.position
             let tag = try peekTag(bigEndian: encoding.bigEndian)
-            if tag == .itemDelimitation {
+            if tag.group == 0xFFFE, tag == .itemDelimitation {
                 try reader.skip(8)
                 if isItem, end == nil { return dataSet }
                 try defect("unexpected item delimiter", tag: tag, at: elementStart)
                 continue
             }
-            if tag == .sequenceDelimitation {
+            if tag.group == 0xFFFE, tag == .sequenceDelimitation {
                 if isItem, end == nil {
                     // The item's delimiter is missing; let the sequence see its delimiter.
                     try defect("item ends without an item delimiter", at: elementStart)
@@ -240,7 +243,7 @@ struct ElementParser {
                 try defect("unexpected sequence delimiter", tag: tag, at: elementStart)
                 continue
             }
-            if tag == .item {
+            if tag.group == 0xFFFE, tag == .item {
                 throw error("item tag outside a sequence", tag: tag, at: elementStart)
             }
             if topLevel, let stop = options.stopBefore, tag >= stop {
@@ -248,11 +251,12 @@ struct ElementParser {
                 break
             }
             guard let element = try parseElement(encoding: encoding, end: end, depth: depth, characterSet: dataSet.characterSet) else { break }
+            let elementTag = element.tag
             dataSet.set(element)
-            if element.tag == Tag(0x0028, 0x0103) { pixelRepresentations[pixelRepresentations.count - 1] = dataSet.int(element.tag) }
-            if element.tag == .specificCharacterSet {
+            if elementTag == Tag(0x0028, 0x0103) { pixelRepresentations[pixelRepresentations.count - 1] = dataSet.int(elementTag) }
+            if elementTag.group == 0x0008, elementTag == .specificCharacterSet {
                 for term in dataSet.characterSet.unknownTerms {
-                    try defect("unknown Specific Character Set term '\(term)'; decoding as default repertoire", tag: element.tag, at: elementStart)
+                    try defect("unknown Specific Character Set term '\(term)'; decoding as default repertoire", tag: elementTag, at: elementStart)
                 }
             }
         }
@@ -269,41 +273,86 @@ struct ElementParser {
         return Tag(UInt16(truncatingIfNeeded: raw), UInt16(truncatingIfNeeded: raw >> 16))
     }
 
+    /// An element header as read: the tag, the VR (explicit, or implied by the dictionary), the
+    /// value length, and whether an implied VR is one of several the dictionary allows.
+    private struct ElementHeader {
+        var tag: Tag
+        var vr: VR
+        var length: UInt32
+        var explicit: Bool
+        var ambiguous: Bool
+    }
+
+    /// Decodes the header in place from the reader's window when it holds the whole header (all
+    /// but the last few bytes of a window); otherwise reads it field by field, which reports a
+    /// header cut off by the end of the source.
+    private mutating func readHeader(encoding: Encoding, elementStart: UInt64) throws -> ElementHeader {
+        let bigEndian = encoding.bigEndian
+        let (bytes, available) = try reader.contiguous(12)
+        if available >= 8 {
+            let tag = Tag(load16(bytes, 0, bigEndian), load16(bytes, 2, bigEndian))
+            if encoding.explicitVR {
+                if let vr = VR(byte0: bytes.load(fromByteOffset: 4, as: UInt8.self), byte1: bytes.load(fromByteOffset: 5, as: UInt8.self)) {
+                    if !vr.hasLongLength {
+                        let length = UInt32(load16(bytes, 6, bigEndian))
+                        reader.advance(8)
+                        return ElementHeader(tag: tag, vr: vr, length: length, explicit: true, ambiguous: false)
+                    }
+                    if available >= 12 {
+                        let length = load32(bytes, 8, bigEndian)
+                        reader.advance(12)
+                        return ElementHeader(tag: tag, vr: vr, length: length, explicit: true, ambiguous: false)
+                    }
+                } else {
+                    let length = load32(bytes, 4, bigEndian)
+                    reader.advance(8)
+                    try warnImplicitInExplicit(tag, at: elementStart)
+                    return implicitHeader(tag, length: length)
+                }
+            } else {
+                let length = load32(bytes, 4, bigEndian)
+                reader.advance(8)
+                return implicitHeader(tag, length: length)
+            }
+        }
+        let tag = Tag(try reader.uint16(bigEndian: bigEndian), try reader.uint16(bigEndian: bigEndian))
+        if encoding.explicitVR {
+            let vrBytes = try reader.peekUInt16()
+            if let vr = VR(byte0: UInt8(truncatingIfNeeded: vrBytes), byte1: UInt8(truncatingIfNeeded: vrBytes >> 8)) {
+                try reader.skip(2)
+                if vr.hasLongLength {
+                    try reader.skip(2)
+                    return ElementHeader(tag: tag, vr: vr, length: try reader.uint32(bigEndian: bigEndian), explicit: true, ambiguous: false)
+                }
+                return ElementHeader(tag: tag, vr: vr, length: UInt32(try reader.uint16(bigEndian: bigEndian)), explicit: true, ambiguous: false)
+            }
+            try warnImplicitInExplicit(tag, at: elementStart)
+        }
+        return implicitHeader(tag, length: try reader.uint32(bigEndian: bigEndian))
+    }
+
+    private func implicitHeader(_ tag: Tag, length: UInt32) -> ElementHeader {
+        let implied = DataDictionary.impliedVR(for: tag)
+        return ElementHeader(tag: tag, vr: implied.vr, length: length, explicit: false, ambiguous: implied.isAmbiguous)
+    }
+
+    /// Not a VR where an explicit VR data set has one: an implicit VR element. Said once per file.
+    private mutating func warnImplicitInExplicit(_ tag: Tag, at offset: UInt64) throws {
+        if !warnedImplicitInExplicit {
+            warnedImplicitInExplicit = true
+            try defect("implicit VR element in an explicit VR data set", tag: tag, at: offset)
+        }
+    }
+
     /// Reads one element's header and value. `end` bounds the enclosing item or data set.
     mutating func parseElement(encoding: Encoding, end: UInt64?, depth: Int, characterSet: SpecificCharacterSet) throws -> DataElement? {
         let elementStart = reader.position
-        let group = try reader.uint16(bigEndian: encoding.bigEndian)
-        let elementNumber = try reader.uint16(bigEndian: encoding.bigEndian)
-        let tag = Tag(group, elementNumber)
-        var vr: VR
-        var length: UInt32
-        var explicitHere = encoding.explicitVR
-        if encoding.explicitVR {
-            let vrBytes = try reader.peekUInt16()
-            if let explicitVR = VR(byte0: UInt8(truncatingIfNeeded: vrBytes), byte1: UInt8(truncatingIfNeeded: vrBytes >> 8)) {
-                try reader.skip(2)
-                vr = explicitVR
-                if vr.hasLongLength {
-                    try reader.skip(2)
-                    length = try reader.uint32(bigEndian: encoding.bigEndian)
-                } else {
-                    length = UInt32(try reader.uint16(bigEndian: encoding.bigEndian))
-                }
-            } else {
-                // Not a VR: an implicit VR element inside an explicit VR data set.
-                if !warnedImplicitInExplicit {
-                    warnedImplicitInExplicit = true
-                    try defect("implicit VR element in an explicit VR data set", tag: tag, at: elementStart)
-                }
-                explicitHere = false
-                vr = DataDictionary.implicitVR(for: tag)
-                length = try reader.uint32(bigEndian: encoding.bigEndian)
-            }
-        } else {
-            vr = DataDictionary.implicitVR(for: tag)
-            length = try reader.uint32(bigEndian: encoding.bigEndian)
-        }
-        if !explicitHere, !ambiguousTags.isEmpty, DataDictionary.hasAmbiguousVR(tag) {
+        let header = try readHeader(encoding: encoding, elementStart: elementStart)
+        let tag = header.tag
+        var vr = header.vr
+        var length = header.length
+        let explicitHere = header.explicit
+        if header.ambiguous, !ambiguousTags.isEmpty {
             ambiguousTags[ambiguousTags.count - 1].append(tag)
         }
         let valueOffset = reader.position
@@ -354,7 +403,7 @@ struct ElementParser {
             try defect("odd value length \(length)", tag: tag, at: elementStart)
         }
 
-        let isPixelTag = tag == .pixelData || tag == .floatPixelData || tag == .doubleFloatPixelData
+        let isPixelTag = tag.group == 0x7FE0 && tag.isPixelData
         if isPixelTag || (vr.isBinary && Int(length) > options.bulkThreshold) {
             try reader.skip(UInt64(length))
             return DataElement(tag: tag, vr: vr, value: .bulk(BulkReference(offset: valueOffset, length: UInt64(length))), valueOffset: valueOffset)
@@ -472,6 +521,18 @@ struct ElementParser {
             dataSet.set(element)
         }
     }
+}
+
+@inline(__always)
+private func load16(_ bytes: UnsafeRawPointer, _ offset: Int, _ bigEndian: Bool) -> UInt16 {
+    let raw = bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+    return bigEndian ? UInt16(bigEndian: raw) : UInt16(littleEndian: raw)
+}
+
+@inline(__always)
+private func load32(_ bytes: UnsafeRawPointer, _ offset: Int, _ bigEndian: Bool) -> UInt32 {
+    let raw = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+    return bigEndian ? UInt32(bigEndian: raw) : UInt32(littleEndian: raw)
 }
 
 extension String {
