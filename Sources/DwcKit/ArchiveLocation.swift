@@ -7,11 +7,14 @@ import Glibc
 public struct ArchiveLocation: Sendable {
     public let root: String
     public let indexPath: String
+    /// `root` with one trailing slash: what stored paths are relative to.
+    private let rootPrefix: String
 
     public init(archive: String?, index: String?) {
         let environment = getenv("DWC_ARCHIVE").map { String(cString: $0) }
         root = absolutePath(archive ?? environment.flatMap { $0.isEmpty ? nil : $0 } ?? ".")
         indexPath = index ?? root + "/.dwc/index.sqlite"
+        rootPrefix = root.hasSuffix("/") ? root : root + "/"
     }
 
     /// How a file's path is stored: relative to the root when inside it, else absolute; a URL as written.
@@ -19,14 +22,13 @@ public struct ArchiveLocation: Sendable {
         if RemoteAccess.isRemote(path) { return path }
         // On UTF-8 bytes: an index run calls this for every file, and Character counting and
         // prefix checks were a few percent of a re-run.
-        let prefix = root.utf8.last == UInt8(ascii: "/") ? root : root + "/"
-        guard path.utf8.starts(with: prefix.utf8) else { return path }
-        return String(Substring(path.utf8.dropFirst(prefix.utf8.count)))
+        guard path.utf8.starts(with: rootPrefix.utf8) else { return path }
+        return String(Substring(path.utf8.dropFirst(rootPrefix.utf8.count)))
     }
 
     /// The absolute path of a stored path (a URL as it is).
     public func absolute(_ stored: String) -> String {
-        stored.hasPrefix("/") || RemoteAccess.isRemote(stored) ? stored : (root.hasSuffix("/") ? root : root + "/") + stored
+        stored.hasPrefix("/") || RemoteAccess.isRemote(stored) ? stored : rootPrefix + stored
     }
 
     /// Creates the folder of the index file when it is the default one.

@@ -101,7 +101,7 @@ public struct IndexOperation: Sendable {
         let discovery = Mutex<Discovery?>(nil)
         let walked = DispatchGroup()
         walked.enter()
-        DispatchQueue.global().async { [self] in
+        DetachedThread.start { [self] in
             let result = discover(local: local, roots: roots, known: known, into: feed, reporter: reporter)
             discovery.withLock { $0 = result }
             feed.finish()
