@@ -47,7 +47,7 @@ def main():
     ap.add_argument("--archive", default="/tmp/dwc-corpus/archive")
     ap.add_argument("--synthetic", default="/tmp/dwc-bench-1m.sqlite", help="1M-instance index (made once)")
     ap.add_argument("--runs", type=int, default=5, help="dwc runs per round (medians)")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of dwc and the client (medians)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of dwc and the client (medians): this machine's speed drifts by tens of percent from minute to minute")
     args = ap.parse_args()
     dwc = os.path.abspath(args.dwc)
     from dicomweb_client.api import DICOMfileClient
