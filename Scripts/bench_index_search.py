@@ -58,25 +58,38 @@ def main():
         files = sum(len(f) for _, _, f in os.walk(args.archive))
         # The corpus holds two broken files on purpose: dwc reports them and exits 22.
         quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        def cold_index():
+        def remove_index():
+            # Before the clock starts: deleting the last run's files is not part of indexing.
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(index + suffix):
                     os.remove(index + suffix)
+            os.sync()
+
+        def cold_index():
             subprocess.run([dwc, "index", "-A", args.archive, "--index", index], **quiet)
         db = os.path.join(tmp, "client-db")
         os.makedirs(db)
-        # Interleaved rounds, medians over them: the machine is shared, and a burst of other work
-        # must not land on one side only.
-        dwc_cold, client_cold_runs, client = [], [], None
+        # Interleaved rounds: the machine is shared and its speed drifts by tens of percent from
+        # minute to minute, so each round compares dwc and the client measured back to back, and
+        # the ratio reported is the median of the rounds' ratios (their range beside it).
+        dwc_cold, client_cold_runs, cold_ratios, client = [], [], [], None
         for _ in range(args.rounds):
+            remove_index()
             dwc_cold.append(timed(cold_index)[0])
+            os.sync()  # each side starts without the other's writes pending
             t, client = timed(lambda: DICOMfileClient(url=f"file://{args.archive}", db_dir=db, recreate_db=True))
             client_cold_runs.append(t)
+            cold_ratios.append(client_cold_runs[-1] / dwc_cold[-1])
         cold, client_cold = statistics.median(dwc_cold), statistics.median(client_cold_runs)
-        rerun, _ = timed(lambda: subprocess.run([dwc, "index", "-A", args.archive, "--index", index], **quiet), args.runs)
-        client_rerun, client = timed(lambda: DICOMfileClient(url=f"file://{args.archive}", db_dir=db, update_db=True), 2)
-        rows.append(("index the archive, cold (files/s)", f"{files / cold:,.0f}", f"{files / client_cold:,.0f}", client_cold / cold))
-        rows.append(("index again, nothing changed", f"{rerun * 1000:.0f} ms", f"{client_rerun * 1000:.0f} ms", client_rerun / rerun))
+        dwc_rerun, client_rerun_runs, rerun_ratios = [], [], []
+        for _ in range(args.rounds):
+            dwc_rerun.append(timed(lambda: subprocess.run([dwc, "index", "-A", args.archive, "--index", index], **quiet), args.runs)[0])
+            t, client = timed(lambda: DICOMfileClient(url=f"file://{args.archive}", db_dir=db, update_db=True))
+            client_rerun_runs.append(t)
+            rerun_ratios.append(client_rerun_runs[-1] / dwc_rerun[-1])
+        rerun, client_rerun = statistics.median(dwc_rerun), statistics.median(client_rerun_runs)
+        rows.append(("index the archive, cold (files/s)", f"{files / cold:,.0f}", f"{files / client_cold:,.0f}", cold_ratios))
+        rows.append(("index again, nothing changed", f"{rerun * 1000:.0f} ms", f"{client_rerun * 1000:.0f} ms", rerun_ratios))
 
         queries = [
             ("all studies", "studies", [], lambda: client.search_for_studies(get_remaining=True)),
@@ -86,7 +99,7 @@ def main():
             ("all instances", "instances", [], lambda: client.search_for_instances(get_remaining=True)),
         ]
         for name, level, keys, client_query in queries:
-            query_ms, open_ms, process_s, client_s = [], [], [], []
+            query_ms, open_ms, process_s, client_s, ratios = [], [], [], [], []
             for _ in range(args.rounds):
                 d = json.loads(run([dwc, "bench", "search", level, "--index", index, "--repeat", str(args.runs)] + keys).stdout)
                 query_ms.append(d["median_ms"])
@@ -94,11 +107,12 @@ def main():
                 process_s.append(timed(lambda: run([dwc, "search", level, "--index", index, "--format", "json"] + keys), args.runs)[0])
                 t, client_result = timed(client_query)
                 client_s.append(t)
+                ratios.append(t / (query_ms[-1] / 1000))
             query, opened = statistics.median(query_ms), statistics.median(open_ms)
             process, client_time = statistics.median(process_s), statistics.median(client_s)
             rows.append((f"search {name} ({d['results']} results; client: {len(client_result)})",
                          f"{query:.2f} ms query, {opened:.2f} ms open, {process * 1000:.0f} ms as a process",
-                         f"{client_time * 1000:.1f} ms", client_time / (query / 1000)))
+                         f"{client_time * 1000:.1f} ms", ratios))
 
     def synthetic_is_current():
         # An index of another schema is stale: dwc exits 81 on it.
@@ -116,14 +130,15 @@ def main():
         big.append((name, d["results"], d["median_ms"], process * 1000))
 
     lines = ["| what | dwc | DICOMfileClient | dwc faster by |", "|---|---:|---:|---:|"]
-    lines += [f"| {a} | {b} | {c} | {r:.0f}× |" for a, b, c, r in rows]
+    lines += [f"| {a} | {b} | {c} | {statistics.median(r):.0f}× ({min(r):.0f}–{max(r):.0f}×) |" for a, b, c, r in rows]
     lines += ["", "1,000,000-instance synthetic index (27,778 studies), study-level queries:", "",
               "| query | matches | dwc query (index open) | dwc process (whole `dwc search`) |", "|---|---:|---:|---:|"]
     lines += [f"| {n} | {m} | {ms:.1f} ms | {p:.0f} ms |" for n, m, ms, p in big]
     lines += ["", "Columns: *query* is `dwc bench search` timing SearchOperation on an index it already opened",
               "(median; plan, SQLite statement, every row encoded as DICOM JSON bytes, then discarded), the",
               "counterpart of a `search_for_*` call on an existing DICOMfileClient (which returns Python",
-              "dicts and encodes nothing); the ratio compares these two. *open* is opening the index for one",
+              "dicts and encodes nothing); the ratio compares these two. *dwc faster by*: the median of the",
+              "rounds' ratios, each from dwc and the client measured back to back, and their range. *open* is opening the index for one",
               "search (read-only connection, schema check). *as a process* is `dwc search … --format json`",
               "run by the script, output to a pipe: process start, open, query and output together."]
     table = "\n".join(lines)
