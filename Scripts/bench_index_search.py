@@ -145,7 +145,7 @@ def main():
     print(table)
     doc = os.path.join(ROOT, "docs", "benchmarks.md")
     block = (f"<!-- bench:index:start -->\nMeasured {time.strftime('%Y-%m-%d')} by `python3 Scripts/bench_index_search.py` on "
-             f"`{args.archive}` ({files} files; {args.rounds} interleaved rounds of dwc and DICOMfileClient, medians over them; within a round dwc's times are medians of {args.runs} runs; 2 cores shared with other jobs, page cache warm).\n\n"
+             f"`{args.archive}` ({files} files; {args.rounds} interleaved rounds of dwc and DICOMfileClient, times are medians over them and ratios the median of the rounds' ratios; within a round dwc's times are medians of {args.runs} runs; 2 cores shared with other jobs, page cache warm).\n\n"
              f"{table}\n<!-- bench:index:end -->")
     text = open(doc, encoding="utf-8").read()
     if "<!-- bench:index:start -->" in text:
