@@ -193,12 +193,15 @@ public final class ArchiveIndex {
             refreshSeries = try db.prepareUncached(
                 "UPDATE series SET num_instances = (SELECT count(*) FROM instances WHERE series_pk = ?1) WHERE series_pk = ?1")
             deleteEmptySeries = try db.prepareUncached("DELETE FROM series WHERE series_pk = ? AND num_instances = 0")
+            // A study's counts and modalities, from its series.
+            let studyCounts = """
+                num_series = (SELECT count(*) FROM series WHERE study_pk = ?1),
+                num_instances = (SELECT coalesce(sum(num_instances), 0) FROM series WHERE study_pk = ?1),
+                modalities = (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series
+                              WHERE study_pk = ?1 AND modality IS NOT NULL ORDER BY m))
+                """
             refreshStudy = try db.prepareUncached("""
-                UPDATE studies SET
-                  num_series = (SELECT count(*) FROM series WHERE study_pk = ?1),
-                  num_instances = (SELECT coalesce(sum(num_instances), 0) FROM series WHERE study_pk = ?1),
-                  modalities = (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series
-                                WHERE study_pk = ?1 AND modality IS NOT NULL ORDER BY m)),
+                UPDATE studies SET \(studyCounts),
                   sop_classes = (SELECT group_concat(c, '\\') FROM (SELECT DISTINCT i.sop_class_uid AS c FROM instances i
                                  JOIN series s USING (series_pk) WHERE s.study_pk = ?1 AND c IS NOT NULL ORDER BY c))
                 WHERE study_pk = ?1
@@ -208,15 +211,7 @@ public final class ArchiveIndex {
             // the SOP classes merged in Swift, without reading every instance row of the study.
             addToSeries = try db.prepareUncached("UPDATE series SET num_instances = num_instances + ?2 WHERE series_pk = ?1")
             studySOPClasses = try db.prepareUncached("SELECT sop_classes FROM studies WHERE study_pk = ?")
-            refreshStudyAdded = try db.prepareUncached("""
-                UPDATE studies SET
-                  num_series = (SELECT count(*) FROM series WHERE study_pk = ?1),
-                  num_instances = (SELECT coalesce(sum(num_instances), 0) FROM series WHERE study_pk = ?1),
-                  modalities = (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series
-                                WHERE study_pk = ?1 AND modality IS NOT NULL ORDER BY m)),
-                  sop_classes = ?2
-                WHERE study_pk = ?1
-                """)
+            refreshStudyAdded = try db.prepareUncached("UPDATE studies SET \(studyCounts), sop_classes = ?2 WHERE study_pk = ?1")
         }
     }
 
