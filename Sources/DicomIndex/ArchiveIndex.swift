@@ -168,7 +168,7 @@ public final class ArchiveIndex {
     /// The writer's statements, prepared once per connection: looking them up by their SQL text
     /// would hash kilobytes of text per instance.
     private final class WriterStatements {
-        let lookup, upsertStudy, upsertSeries, upsertInstance, upsertFile, deleteFile: Statement
+        let lookup, upsertStudy, upsertSeries, upsertInstance, insertNewInstance, upsertFile, deleteFile: Statement
         let findByPath, deleteInstanceByPath, refreshSeries, deleteEmptySeries, refreshStudy, deleteEmptyStudy: Statement
         let addToSeries, studySOPClasses, refreshStudyAdded: Statement
 
@@ -182,6 +182,7 @@ public final class ArchiveIndex {
             upsertStudy = try db.prepareUncached(ArchiveIndex.upsertSQL(.study))
             upsertSeries = try db.prepareUncached(ArchiveIndex.upsertSQL(.series))
             upsertInstance = try db.prepareUncached(ArchiveIndex.upsertSQL(.instance))
+            insertNewInstance = try db.prepareUncached(ArchiveIndex.insertOrIgnoreSQL(.instance))
             upsertFile = try db.prepareUncached("""
                 INSERT INTO files(path, size, mtime_ns, inode, etag, status, message) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode,
@@ -283,6 +284,19 @@ public final class ArchiveIndex {
             try upsertFile(path: path, stamp: stamp, status: status, message: message, st: st)
             return .other
         case .instance(let record):
+            // The usual case, a file new to the index, costs one INSERT OR IGNORE: it skips the
+            // row only when the path or the SOP Instance UID is there already, and only then does
+            // the look-up below find out whether the file changed, moved or is a duplicate (it was
+            // a twelfth of the writer's work for every file).
+            let (studyPK, seriesPK) = try parents(of: record, st: st, batch: &batch)
+            if try insertInstance(st.insertNewInstance, record, seriesPK: seriesPK, ifNew: true) {
+                touched.added(series: seriesPK, study: studyPK, sopClass: record.sopClassUID)
+                try st.deleteFile.run([.text(record.path)])
+                return .added
+            }
+            // Study and series rows written for a duplicate of another study's instance stay
+            // empty: the full refresh of what it touched removes them.
+            touched.insert(series: seriesPK, study: studyPK)
             let lookup = st.lookup
             lookup.bind(.text(record.path), at: 1)
             lookup.bind(.text(record.sopUID), at: 2)
@@ -309,36 +323,32 @@ public final class ArchiveIndex {
                 try st.deleteFile.run([.text(existing)])
             }
             if pathHeldOther { try removeInstance(atPath: record.path, st: st, touched: &touched) }
-            let studyPK: Int64
-            if let written = batch.studies[record.studyUID], written.values == record.studyValues {
-                studyPK = written.pk
-            } else {
-                studyPK = try upsert(st.upsertStudy, record.studyValues, extra: [])
-                batch.studies[record.studyUID] = (studyPK, record.studyValues)
-            }
-            let seriesPK: Int64
-            if let written = batch.series[record.seriesUID], written.values == record.seriesValues {
-                seriesPK = written.pk
-            } else {
-                seriesPK = try upsert(st.upsertSeries, record.seriesValues, extra: [.integer(studyPK)])
-                batch.series[record.seriesUID] = (seriesPK, record.seriesValues)
-            }
-            try insertInstance(st.upsertInstance, record.instanceValues, extra: [
-                .integer(seriesPK), .text(record.path), .integer(record.stamp.size), .integer(record.stamp.mtimeNanoseconds),
-                .integer(record.stamp.inode), SQLValue(record.stamp.etag), .text(record.transferSyntax),
-                record.pixelOffset.map { .integer(Int64($0)) } ?? .null, record.pixelLength.map { .integer(Int64($0)) } ?? .null,
-                .integer(record.pixelEncapsulated ? 1 : 0), record.frameTable.map { .blob($0) } ?? .null,
-            ])
-            if outcome == .added, existingPath == nil, !pathHeldOther {
-                touched.added(series: seriesPK, study: studyPK, sopClass: record.sopClassUID)
-            } else {
-                touched.insert(series: seriesPK, study: studyPK)
-            }
+            _ = try insertInstance(st.upsertInstance, record, seriesPK: seriesPK, ifNew: false)
             // The instance row is the file's record; a row of `files` from when this path held no
             // instance goes (an insert there per instance was a twentieth of a cold index).
             try st.deleteFile.run([.text(record.path)])
             return outcome
         }
+    }
+
+    /// The study and series rows of an instance (upserted unless this transaction already wrote
+    /// them with the same values).
+    private func parents(of record: InstanceRecord, st: WriterStatements, batch: inout BatchKeys) throws -> (study: Int64, series: Int64) {
+        let studyPK: Int64
+        if let written = batch.studies[record.studyUID], written.values == record.studyValues {
+            studyPK = written.pk
+        } else {
+            studyPK = try upsert(st.upsertStudy, record.studyValues, extra: [])
+            batch.studies[record.studyUID] = (studyPK, record.studyValues)
+        }
+        let seriesPK: Int64
+        if let written = batch.series[record.seriesUID], written.values == record.seriesValues {
+            seriesPK = written.pk
+        } else {
+            seriesPK = try upsert(st.upsertSeries, record.seriesValues, extra: [.integer(studyPK)])
+            batch.series[record.seriesUID] = (seriesPK, record.seriesValues)
+        }
+        return (studyPK, seriesPK)
     }
 
     private func upsertFile(path: String, stamp: InstanceRecord.FileStamp, status: FileStatus, message: String,
@@ -361,6 +371,12 @@ public final class ArchiveIndex {
     /// Inserts or updates the row of one level and returns its primary key. Study and series
     /// values missing from this instance keep what other instances gave; an instance row is
     /// replaced.
+    /// A row of the level, skipped when it would break a UNIQUE constraint.
+    static func insertOrIgnoreSQL(_ level: QueryLevel) -> String {
+        let columns = IndexSchema.columns(for: level).map(\.name) + extraColumns(level)
+        return "INSERT OR IGNORE INTO \(level.table)(\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+    }
+
     static func upsertSQL(_ level: QueryLevel) -> String {
         let key: String, pk: String?
         switch level {
@@ -385,9 +401,17 @@ public final class ArchiveIndex {
         }
     }
 
-    private func insertInstance(_ statement: Statement, _ values: ColumnValues, extra: [SQLValue]) throws {
-        try bind(statement, values, extra) {
+    /// Writes the instance's row with `statement` (the upsert, or with `ifNew` the INSERT OR
+    /// IGNORE); returns whether a row was written.
+    private func insertInstance(_ statement: Statement, _ record: InstanceRecord, seriesPK: Int64, ifNew: Bool) throws -> Bool {
+        try bind(statement, record.instanceValues, [
+            .integer(seriesPK), .text(record.path), .integer(record.stamp.size), .integer(record.stamp.mtimeNanoseconds),
+            .integer(record.stamp.inode), SQLValue(record.stamp.etag), .text(record.transferSyntax),
+            record.pixelOffset.map { .integer(Int64($0)) } ?? .null, record.pixelLength.map { .integer(Int64($0)) } ?? .null,
+            .integer(record.pixelEncapsulated ? 1 : 0), record.frameTable.map { .blob($0) } ?? .null,
+        ]) {
             while try statement.step() {}
+            return !ifNew || statement.changes > 0
         }
     }
 

@@ -191,6 +191,9 @@ public final class Statement {
         sqlite3_reset(raw)
     }
 
+    /// Rows the statement's last run inserted, updated or deleted (sqlite3_changes of its connection).
+    public var changes: Int { database.changes }
+
     public var columnCount: Int32 { sqlite3_column_count(raw) }
     public func columnName(_ i: Int32) -> String { String(cString: sqlite3_column_name(raw, i)) }
     public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(raw, i) == SQLITE_NULL }

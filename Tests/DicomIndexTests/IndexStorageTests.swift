@@ -4,6 +4,28 @@ import Foundation
 import Testing
 
 @Suite struct IndexStorageTests {
+    /// A file whose SOP Instance UID is already indexed under another (live) path is a
+    /// duplicate, whatever study it claims: nothing of it stays, not even the study and series
+    /// rows the writer made before its insert was refused; a changed file is updated in place
+    /// and a new one added, in the same batch.
+    @Test func duplicatesLeaveNoRowsBehind() throws {
+        let t = try TestIndex([TestInstance(study: "7.1", series: "7.1.1", sop: "7.1.1.1", ["PatientName": "Doe^Jane"])])
+        let outcomes = try t.index.record([
+            .instance(try TestInstance(study: "7.9", series: "7.9.1", sop: "7.1.1.1", path: "files/elsewhere.dcm").record()),
+            .instance(try TestInstance(study: "7.1", series: "7.1.1", sop: "7.1.1.1", ["PatientName": "Doe^John"]).record()),
+            .instance(try TestInstance(study: "7.1", series: "7.1.2", sop: "7.1.2.1").record()),
+        ], isLive: { _ in true })
+        #expect(outcomes == [.duplicate(of: "files/7.1.1.1.dcm"), .updated, .added])
+        #expect(try t.uids(.study) == ["7.1"])
+        #expect(try t.uids(.series) == ["7.1.1", "7.1.2"])
+        #expect(try t.uids(.instance) == ["7.1.1.1", "7.1.2.1"])
+        let counts = try t.search(.study)[0]
+        #expect(counts.value(QueryAttributes.numberOfStudyRelatedInstances) == .integer(2))
+        #expect(counts.value(QueryAttributes.numberOfStudyRelatedSeries) == .integer(2))
+        let orphans = try t.index.database.prepare("PRAGMA foreign_key_check")
+        #expect(try !orphans.step())
+    }
+
     /// Objects indexed from URLs carry their HTTP ETag; local files store NULL and read back nil.
     @Test func etagIsKeptForInstancesAndFiles() throws {
         let index = try TestIndex()
