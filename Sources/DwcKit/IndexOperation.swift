@@ -31,6 +31,12 @@ public struct IndexOperation: Sendable {
         public var added = 0, updated = 0, unchanged = 0, removed = 0
         public var notDicom = 0, dicomdir = 0, duplicates = 0, failed = 0
         public var elapsedSeconds = 0.0
+        /// Adds another summary's counts (not its time).
+        mutating func add(_ other: Summary) {
+            added += other.added; updated += other.updated; unchanged += other.unchanged; removed += other.removed
+            notDicom += other.notDicom; dicomdir += other.dicomdir; duplicates += other.duplicates; failed += other.failed
+        }
+
         public var filesPerSecond: Double { elapsedSeconds > 0 ? Double(added + updated) / elapsedSeconds : 0 }
 
         public var line: String {
@@ -76,10 +82,8 @@ public struct IndexOperation: Sendable {
         // go, and files it renamed into place but did not record are recorded (the walk below
         // would find those anyway; it never sees the hidden temporaries).
         if fileList == nil, urls.isEmpty || !paths.isEmpty {
-            let recovered = try StoreOperation.recoverAbandonedStores(location: location, index: index)
-            if recovered.temporaries + recovered.reconciled > 0 {
-                reporter.warning("recovered after an interrupted store: removed \(recovered.temporaries) temporary files, "
-                                 + "indexed \(recovered.reconciled) stored files")
+            if let warning = try StoreOperation.recoverAbandonedStores(location: location, index: index).warning {
+                reporter.warning(warning)
             }
         }
 
@@ -152,11 +156,8 @@ public struct IndexOperation: Sendable {
         }
         walked.wait()
         let found = discovery.withLock { $0 } ?? Discovery()
-        summary.unchanged += found.unchanged.unchanged
-        summary.notDicom += found.unchanged.notDicom
-        summary.dicomdir += found.unchanged.dicomdir
-        summary.duplicates += found.unchanged.duplicates
-        summary.failed += found.unchanged.failed + found.problems
+        summary.add(found.unchanged)
+        summary.failed += found.problems
         let seen = found.seen
         reporter.debug?("discovered \(found.files) files in \(String(format1: found.seconds * 1000)) ms, beside the parsing")
         reporter.debug?("parsed \(feed.count) files (waited \(String(format1: waitTime * 1000)) ms for parsers), wrote them in \(String(format1: writeTime * 1000)) ms")

@@ -132,10 +132,8 @@ public struct StoreOperation: Sendable {
             rootFolder = try Descriptor(open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), "open", root)
             lock = try StoreLock(directory: journalDirectory)
             journal = try lock.withLock {
-                let recovered = try Self.recover(location: location, root: rootFolder, index: index)
-                if recovered.temporaries + recovered.reconciled > 0 {
-                    reporter.warning("recovered after an interrupted store: removed \(recovered.temporaries) temporary files, "
-                                     + "indexed \(recovered.reconciled) stored files")
+                if let warning = try Self.recover(location: location, root: rootFolder, index: index).warning {
+                    reporter.warning(warning)
                 }
                 return try StoreJournal(directory: journalDirectory)
             }
@@ -272,6 +270,12 @@ public struct StoreOperation: Sendable {
     public struct Recovery: Sendable {
         public var temporaries = 0
         public var reconciled = 0
+
+        /// The warning to give when the recovery did anything; nil when there was nothing to do.
+        public var warning: String? {
+            guard temporaries + reconciled > 0 else { return nil }
+            return "recovered after an interrupted store: removed \(temporaries) temporary files, indexed \(reconciled) stored files"
+        }
     }
 
     /// Cleans up after `dwc store` processes that died: removes their temporary files and indexes

@@ -143,7 +143,7 @@ import Testing
             let p = Process()
             let err = Pipe()
             p.executableURL = URL(fileURLWithPath: DwcProcess.binary)
-            p.arguments = ["index", "-q", "-A", files.directory, "-j", "1"]
+            p.arguments = ["index", "-q", "-A", files.directory, "-j1"]  // -j takes a joined value, as make's does
             p.standardError = err
             try p.run()
             return (p, err)
