@@ -76,8 +76,11 @@ public final class SQLiteDatabase {
     }
 
     /// Runs `body` in a transaction that takes the write lock at once (BEGIN IMMEDIATE), so two
-    /// processes writing the same index wait for each other instead of failing mid-way.
+    /// processes writing the same index wait for each other instead of failing mid-way. Inside a
+    /// transaction already open (a new index built in one, ArchiveIndex.startBuilding), `body`
+    /// becomes part of it.
     public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        if isInTransaction { return try body() }
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -87,6 +90,15 @@ public final class SQLiteDatabase {
             try? execute("ROLLBACK")
             throw error
         }
+    }
+
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Closes the connection now (statements still held keep it open until they go).
+    public func close() {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+        handle = nil
     }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }

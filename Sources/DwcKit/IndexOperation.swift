@@ -24,6 +24,10 @@ public struct IndexOperation: Sendable {
     public var rebuild = false
     public var jobs = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     public var batchSize = 512
+    /// Files a new index takes in one go before it is published (ArchiveIndex.startBuilding);
+    /// after that it grows batch by batch like any index, so that a run stopped on a huge
+    /// archive keeps most of its work. 0: no build in one go.
+    public var buildLimit = 100_000
 
     public init(location: ArchiveLocation) { self.location = location }
 
@@ -71,9 +75,17 @@ public struct IndexOperation: Sendable {
         let start = monotonicSeconds()
         var summary = Summary()
         try location.prepareIndexDirectory()
-        let index: ArchiveIndex
+        // A new index is built privately and appears complete; an existing one is updated in
+        // place, batch by batch.
+        var index: ArchiveIndex
+        var building = false
         do {
-            index = try ArchiveIndex(path: location.indexPath, create: true, rebuild: rebuild)
+            if buildLimit > 0, !rebuild, let builder = try ArchiveIndex.startBuilding(at: location.indexPath) {
+                index = builder
+                building = true
+            } else {
+                index = try ArchiveIndex(path: location.indexPath, create: true, rebuild: rebuild)
+            }
         } catch {
             throw DwcError(error)
         }
@@ -117,22 +129,12 @@ public struct IndexOperation: Sendable {
         let locationCopy = location
         var done = 0
         var waitTime = 0.0, writeTime = 0.0
-        // Batch k+1 is parsed on the worker threads while batch k is written. The first batch is
-        // small: nothing overlaps its parsing, so the writer should start soon.
-        let jobs = self.jobs
-        let ahead = Mutex<ParsedBatch?>(nil)
-        let group = DispatchGroup()
-        var current = feed.next(max: min(batchSize, 64)).map { Self.parse($0, jobs: jobs, loader: loader) }
+        // Batch k+1 is parsed on the worker threads while batch k is written, and the writer
+        // joins them when done. The first batch is small: nothing overlaps its parsing, so the
+        // writer should start soon.
+        var current = feed.next(max: min(batchSize, 64)).map { BatchParse($0, jobs: jobs, loader: loader).finish() }
         while let parsedBatch = current {
-            let next = feed.next(max: batchSize)
-            if let next {
-                group.enter()
-                DispatchQueue.global().async {
-                    let result = Self.parse(next, jobs: jobs, loader: loader)
-                    ahead.withLock { $0 = result }
-                    group.leave()
-                }
-            }
+            let next = feed.next(max: batchSize).map { BatchParse($0, jobs: jobs, loader: loader) }
             for (message, isProblem) in parsedBatch.messages {
                 if isProblem { reporter.problem(message) } else { reporter.warning(message) }
             }
@@ -148,11 +150,20 @@ public struct IndexOperation: Sendable {
             tally(files, outcomes, into: &summary, reporter: reporter)
             done += files.count
             reporter.progress?(done, feed.count)
-            guard next != nil else { break }
+            if building, done >= buildLimit {
+                do {
+                    try index.publish()
+                    index = try ArchiveIndex(path: location.indexPath, create: true)
+                } catch {
+                    throw DwcError(error)
+                }
+                building = false
+                reporter.debug?("published the new index after \(done) files; on in place")
+            }
+            guard let next else { break }
             let waitStart = monotonicSeconds()
-            group.wait()
+            current = next.finish()
             waitTime += monotonicSeconds() - waitStart
-            current = ahead.withLock { value in defer { value = nil }; return value }
         }
         walked.wait()
         let found = discovery.withLock { $0 } ?? Discovery()
@@ -160,7 +171,7 @@ public struct IndexOperation: Sendable {
         summary.failed += found.problems
         let seen = found.seen
         reporter.debug?("discovered \(found.files) files in \(String(format1: found.seconds * 1000)) ms, beside the parsing")
-        reporter.debug?("parsed \(feed.count) files (waited \(String(format1: waitTime * 1000)) ms for parsers), wrote them in \(String(format1: writeTime * 1000)) ms")
+        reporter.debug?("parsed \(feed.count) files (\(String(format1: waitTime * 1000)) ms of it beside the workers), wrote them in \(String(format1: writeTime * 1000)) ms")
 
         if !urls.isEmpty {
             try indexRemote(urls, index: index, known: known, summary: &summary, reporter: reporter)
@@ -178,7 +189,12 @@ public struct IndexOperation: Sendable {
             }
             do { summary.removed = try index.remove(paths: gone.sorted()) } catch { throw DwcError(error) }
         }
-        if summary.added + summary.updated + summary.removed > 0 {
+        if building {
+            // With its statistics gathered (ANALYZE).
+            let publishStart = monotonicSeconds()
+            do { try index.publish() } catch { throw DwcError(error) }
+            reporter.debug?("new index published in \(String(format1: (monotonicSeconds() - publishStart) * 1000)) ms")
+        } else if summary.added + summary.updated + summary.removed > 0 {
             let analyzeStart = monotonicSeconds()
             try? index.optimize()
             reporter.debug?("statistics refreshed (ANALYZE) in \(String(format1: (monotonicSeconds() - analyzeStart) * 1000)) ms")
@@ -236,21 +252,6 @@ public struct IndexOperation: Sendable {
         var files: [IndexedFile]
         /// Problems and warnings in file order: (message, isProblem).
         var messages: [(String, Bool)]
-    }
-
-    /// Parses a batch on `jobs` threads.
-    static func parse(_ batch: [(file: FoundFile, stored: String)], jobs: Int, loader: DicomFileLoader) -> ParsedBatch {
-        let results = Mutex<[(IndexedFile, String?, Bool)?]>(Array(repeating: nil, count: batch.count))
-        let workers = max(1, min(jobs, batch.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let cache = SearchValueCache()
-            for i in stride(from: worker, to: batch.count, by: workers) {
-                let result = examine(file: batch[i].file, stored: batch[i].stored, loader: loader, cache: cache)
-                results.withLock { $0[i] = result }
-            }
-        }
-        let all = results.withLock { $0 }.compactMap { $0 }
-        return ParsedBatch(files: all.map(\.0), messages: all.compactMap { r in r.1.map { ($0, r.2) } })
     }
 
     /// Parses one file's header into what the index records, with a message for the user.

@@ -151,3 +151,97 @@ import Testing
         #expect(try norm("+0200", 4) == [.text("20240101100000.000000")])
     }
 }
+
+/// A new index is loaded privately (ArchiveIndex.startBuilding) and appears complete.
+@Suite struct IndexBuildTests {
+    let directory = NSTemporaryDirectory() + "dwc-build-\(UUID().uuidString)"
+    var path: String { directory + "/index.sqlite" }
+
+    init() throws { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+
+    func names(_ sql: String, _ index: ArchiveIndex) throws -> [String] {
+        let statement = try index.database.prepare(sql)
+        var names: [String] = []
+        while try statement.step() { names.append(statement.text(0) ?? "") }
+        return names
+    }
+
+    /// Until published there is no index to open (readers say so), only a hidden file; once
+    /// published it is a WAL index with the instances table's indexes, the duplicate refused and
+    /// remembered, the counts right; a second build finds it and declines.
+    @Test func aNewIndexAppearsCompleteWithItsIndexes() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let builder = try #require(try ArchiveIndex.startBuilding(at: path))
+        let junk = InstanceRecord.FileStamp(size: 1, mtimeNanoseconds: 1, inode: 1)
+        let outcomes = try builder.record([
+            .instance(try TestInstance(study: "7.1", series: "7.1.1", sop: "7.1.1.1").record()),
+            .instance(try TestInstance(study: "7.9", series: "7.9.1", sop: "7.1.1.1", path: "files/copy.dcm").record()),
+            .other(path: "files/junk", stamp: junk, status: .notDicom, message: "not DICOM"),
+        ], isLive: { _ in true })
+        #expect(outcomes == [.added, .duplicate(of: "files/7.1.1.1.dcm"), .other])
+        _ = try builder.record([.instance(try TestInstance(study: "7.1", series: "7.1.2", sop: "7.1.2.1").record())], isLive: { _ in true })
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(FileManager.default.fileExists(atPath: directory + "/.index.sqlite.building-\(getpid())"))
+        #expect(throws: IndexError.self) { try ArchiveIndex(path: path, create: false) }
+        try builder.publish()
+
+        let contents = try FileManager.default.contentsOfDirectory(atPath: directory)
+        #expect(!contents.contains { $0.contains(".building-") }, "\(contents)")
+        let index = try ArchiveIndex(path: path, create: false)
+        #expect(try names("PRAGMA journal_mode", index) == ["wal"])
+        #expect(try names("SELECT name FROM sqlite_master WHERE tbl_name = 'instances' AND type = 'index' ORDER BY name", index)
+            == ["instances_order", "instances_path", "instances_uid"])
+        #expect(try names("SELECT status FROM files ORDER BY path", index) == ["duplicate", "not-dicom"])
+        #expect(try names("SELECT study_uid FROM studies", index) == ["7.1"], "the duplicate's study was not made")
+        var results: [SearchResult] = []
+        try index.search(try SearchQuery(level: .study).plan()) { results.append($0) }
+        #expect(results.count == 1)
+        #expect(results.first?.value(QueryAttributes.numberOfStudyRelatedInstances) == .integer(2))
+        #expect(results.first?.value(QueryAttributes.numberOfStudyRelatedSeries) == .integer(2))
+        #expect(try names("PRAGMA integrity_check", index) == ["ok"])
+        #expect(try ArchiveIndex.startBuilding(at: path) == nil)
+    }
+
+    /// A path recorded twice, or a UID whose first file is gone, needs the unique indexes: the
+    /// build makes them at once and records such files as an existing index would.
+    @Test func filesSeenTwiceTakeTheGeneralPath() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let builder = try #require(try ArchiveIndex.startBuilding(at: path))
+        _ = try builder.record([
+            .instance(try TestInstance(study: "7.1", series: "7.1.1", sop: "7.1.1.1").record()),
+            .instance(try TestInstance(study: "7.1", series: "7.1.1", sop: "7.1.1.2").record()),
+        ], isLive: { _ in true })
+        let outcomes = try builder.record([
+            // The file of 7.1.1.1 changed: another instance now.
+            .instance(try TestInstance(study: "7.1", series: "7.1.1", sop: "7.1.1.3", path: "files/7.1.1.1.dcm").record()),
+            // 7.1.1.2 moved.
+            .instance(try TestInstance(study: "7.1", series: "7.1.1", sop: "7.1.1.2", path: "files/moved.dcm").record()),
+        ], isLive: { $0 != "files/7.1.1.2.dcm" })
+        #expect(outcomes == [.updated, .updated])
+        try builder.publish()
+        let index = try ArchiveIndex(path: path, create: false)
+        #expect(try names("SELECT sop_uid || ' ' || path FROM instances ORDER BY sop_uid", index)
+            == ["7.1.1.2 files/moved.dcm", "7.1.1.3 files/7.1.1.1.dcm"])
+        #expect(try names("SELECT num_instances FROM series", index) == ["2"])
+    }
+
+    /// The build file of a process that died is removed by the next build; a build that ends
+    /// without publishing (an error) removes its own.
+    @Test func abandonedBuildsLeaveNothing() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let stale = directory + "/.index.sqlite.building-\(gone.processIdentifier)"
+        #expect(FileManager.default.createFile(atPath: stale, contents: Data("partial".utf8)))
+        do {
+            let builder = try #require(try ArchiveIndex.startBuilding(at: path))
+            #expect(!FileManager.default.fileExists(atPath: stale))
+            _ = try builder.record([.instance(try TestInstance(study: "7.1", series: "7.1.1", sop: "7.1.1.1").record())],
+                                   isLive: { _ in true })
+        }
+        let contents = try FileManager.default.contentsOfDirectory(atPath: directory)
+        #expect(contents == [".index.sqlite.lock"])
+    }
+}

@@ -167,6 +167,42 @@ import Testing
         #expect(try !orphans.step())
     }
 
+    /// A new index taken in one go up to `buildLimit` files, published, then grown batch by
+    /// batch, holds exactly what an index grown batch by batch from the start holds.
+    @Test func aNewIndexPublishedPartWayEqualsOneGrownInPlace() throws {
+        let files = try SampleFiles()
+        let indexes = NSTemporaryDirectory() + "dwc-indexes-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: indexes, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: indexes) }
+        func build(limit: Int, index: String) throws -> IndexOperation.Summary {
+            var operation = IndexOperation(location: ArchiveLocation(archive: files.directory, index: index))
+            operation.buildLimit = limit
+            operation.batchSize = 8
+            operation.jobs = 1
+            return try operation.run(reporter: .init(problem: { Issue.record("\($0)") }, warning: { _ in }))
+        }
+        let inPlace = try build(limit: 0, index: indexes + "/in-place.sqlite")
+        let partWay = try build(limit: 10, index: indexes + "/part-way.sqlite")
+        #expect(inPlace.added == 36 && partWay.added == 36)
+        func dump(_ index: String) throws -> [String] {
+            let db = try SQLiteDatabase(path: index, readOnly: true)
+            var rows: [String] = []
+            for sql in ["SELECT study_uid, num_series, num_instances, modalities, sop_classes FROM studies ORDER BY study_uid",
+                        "SELECT series_uid, series.num_instances, study_uid FROM series JOIN studies USING (study_pk) ORDER BY series_uid",
+                        "SELECT sop_uid, path, series_uid FROM instances JOIN series USING (series_pk) ORDER BY sop_uid",
+                        "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"] {
+                let statement = try db.prepare(sql)
+                while try statement.step() {
+                    rows.append((0..<statement.columnCount).map { statement.text($0) ?? "NULL" }.joined(separator: "|"))
+                }
+            }
+            return rows
+        }
+        let expected = try dump(indexes + "/in-place.sqlite")
+        #expect(expected.count > 36 + 6)
+        #expect(try dump(indexes + "/part-way.sqlite") == expected)
+    }
+
     @Test func rejectsAnIndexThatIsNotSQLiteAndAStaleOne() throws {
         let files = try SampleFiles()
         let bogus = files.directory + "/bogus.sqlite"
