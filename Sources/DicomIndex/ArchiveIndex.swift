@@ -38,7 +38,7 @@ public final class ArchiveIndex {
     public init(path: String, create: Bool, rebuild: Bool = false) throws {
         isReadOnly = !create
         // Creating an index waits for another process's build of it (IndexBuild).
-        let creationLock = create && !fileExists(path) ? try BuildLock(indexPath: path) : nil
+        let creationLock = create && !fileExists(path) ? BuildLock(indexPath: path) : nil
         defer { withExtendedLifetime(creationLock) {} }
         database = try SQLiteDatabase(path: path, readOnly: !create)
         if create {
@@ -76,7 +76,7 @@ public final class ArchiveIndex {
     /// process waited for another's build.
     public static func startBuilding(at path: String) throws -> ArchiveIndex? {
         guard !fileExists(path) else { return nil }
-        let lock = try BuildLock(indexPath: path)
+        guard let lock = BuildLock(indexPath: path) else { return nil }
         for suffix in ["", "-wal", "-shm"] where fileExists(path + suffix) { return nil }
         IndexBuild.removeAbandoned(for: path)
         let temporary = IndexBuild.temporaryPath(for: path, pid: getpid())

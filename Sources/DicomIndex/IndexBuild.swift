@@ -91,19 +91,18 @@ struct IndexBuild {
 }
 
 /// An exclusive lock on a hidden file beside the index (flock), held by whoever creates the
-/// index; released when this goes (or the process ends).
+/// index; released when this goes (or the process ends). nil where it cannot be had (a
+/// read-only folder, a file system without flock): a new index is then made in place.
 final class BuildLock {
     private let fd: Int32
 
-    init(indexPath: String) throws {
-        let path = IndexBuild.lockPath(for: indexPath)
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw IndexError(.database, path: path, "cannot open the index's lock: \(String(cString: strerror(errno)))") }
+    init?(indexPath: String) {
+        fd = open(IndexBuild.lockPath(for: indexPath), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return nil }
         while flock(fd, LOCK_EX) != 0 {
             guard errno == EINTR else {
-                let reason = String(cString: strerror(errno))
                 close(fd)
-                throw IndexError(.database, path: path, "cannot lock: \(reason)")
+                return nil
             }
         }
     }
