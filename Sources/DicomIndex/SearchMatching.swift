@@ -109,26 +109,28 @@ enum Matching {
 
     /// One value against a column: `=` or GLOB; for multi-valued columns, against each value.
     static func match(_ expression: String, _ value: String, multiValued: Bool) -> SQLFragment {
+        match([expression], value, multiValued: multiValued)[0]
+    }
+
+    /// The same value against several columns (the groups of a person name): the pattern and
+    /// its range are made once.
+    static func match(_ expressions: [String], _ value: String, multiValued: Bool) -> [SQLFragment] {
         if hasWildcard(value) {
-            let pattern = globPattern(value)
+            let text = globPattern(value), pattern = SQLValue.text(text)
             guard multiValued else {
                 // The literal prefix as an explicit range, so that an index on the column serves
                 // `Doe*` (SQLite does not derive it from a bound pattern: see SQLiteDatabase).
-                guard let range = prefixRange(value) else { return SQLFragment("\(expression) GLOB ?", [.text(pattern)]) }
-                return SQLFragment("(\(expression) >= ? AND \(expression) < ? AND \(expression) GLOB ?)",
-                                   [.text(range.low), .text(range.high), .text(pattern)])
+                guard let range = prefixRange(value) else { return expressions.map { SQLFragment(.glob($0), [pattern]) } }
+                let bindings: [SQLValue] = [.text(range.low), .text(range.high), pattern]
+                return expressions.map { SQLFragment(.prefixGlob($0), bindings) }
             }
             // A value that matches is a substring of the joined values (cheap filter), then the
             // values are split and tried one by one.
-            let split = "WITH RECURSIVE split(v, rest) AS (SELECT NULL, \(expression) || '\\' UNION ALL "
-                + "SELECT substr(rest, 1, instr(rest, '\\') - 1), substr(rest, instr(rest, '\\') + 1) FROM split WHERE rest <> '')"
-            return SQLFragment(
-                "(instr(\(expression), '\\') = 0 AND \(expression) GLOB ?) OR (instr(\(expression), '\\') > 0 AND \(expression) GLOB ? "
-                    + "AND EXISTS (\(split) SELECT 1 FROM split WHERE v GLOB ?))",
-                [.text(pattern), .text("*" + pattern + "*"), .text(pattern)])
+            let bindings: [SQLValue] = [pattern, .text("*" + text + "*"), pattern]
+            return expressions.map { SQLFragment(.anyValueGlob($0), bindings) }
         }
-        guard multiValued else { return SQLFragment("\(expression) = ?", [.text(value)]) }
-        return SQLFragment("instr('\\' || \(expression) || '\\', ?) > 0", [.text("\\" + value + "\\")])
+        guard multiValued else { return expressions.map { SQLFragment(.equal($0), [.text(value)]) } }
+        return expressions.map { SQLFragment(.anyValueEqual($0), [.text("\\" + value + "\\")]) }
     }
 
     /// The strings that begin with the value's literal prefix (the text before its first `*` or
@@ -156,8 +158,8 @@ enum Matching {
     }
 
     static func inList(_ expression: String, _ values: [String]) -> SQLFragment {
-        if values.count == 1 { return SQLFragment("\(expression) = ?", [.text(values[0])]) }
-        return SQLFragment("\(expression) IN (\(values.map { _ in "?" }.joined(separator: ", ")))", values.map { .text($0) })
+        if values.count == 1 { return SQLFragment(.equal(expression), [.text(values[0])]) }
+        return SQLFragment(.oneOf(expression, count: values.count), values.map { .text($0) })
     }
 
     // MARK: Person names
@@ -183,7 +185,7 @@ enum Matching {
                 guard let all = SQLFragment.all(terms) else { return nil }
                 parts.append(all)
             } else {
-                var terms = groupSuffixes.map { match(base + $0, lowered, multiValued: multiValued) }
+                var terms = match(groupSuffixes.map { base + $0 }, lowered, multiValued: multiValued)
                 if fuzzy, let start = fuzzyStart(base + "_fuzzy", lowered) { terms.append(start) }
                 parts.append(SQLFragment.any(terms)!)
             }
@@ -197,7 +199,7 @@ enum Matching {
         let words = lowered.split(whereSeparator: { $0 == "^" || $0 == "=" || $0 == " " }).joined(separator: " ")
         guard !words.isEmpty else { return nil }
         let pattern = hasWildcard(words) ? globPattern(words) : globLiteral(words)
-        return SQLFragment("\(column) GLOB ?", [.text("* " + pattern + "*")])
+        return SQLFragment(.glob(column), [.text("* " + pattern + "*")])
     }
 
     // MARK: Dates and times (C.2.2.2.5 range matching)
@@ -218,11 +220,11 @@ enum Matching {
     /// `column BETWEEN low AND high` and the open forms.
     static func between(_ column: String, _ low: SQLValue?, _ high: SQLValue?) -> SQLFragment {
         switch (low, high) {
-        case let (low?, high?) where low == high: return SQLFragment("\(column) = ?", [low])
-        case let (low?, high?): return SQLFragment("\(column) BETWEEN ? AND ?", [low, high])
-        case let (low?, nil): return SQLFragment("\(column) >= ?", [low])
-        case let (nil, high?): return SQLFragment("\(column) <= ?", [high])
-        case (nil, nil): return SQLFragment("1")
+        case let (low?, high?) where low == high: return SQLFragment(.equal(column), [low])
+        case let (low?, high?): return SQLFragment(.between(column), [low, high])
+        case let (low?, nil): return SQLFragment(.atLeast(column), [low])
+        case let (nil, high?): return SQLFragment(.atMost(column), [high])
+        case (nil, nil): return SQLFragment(.always)
         }
     }
 
@@ -263,11 +265,11 @@ enum Matching {
         case let (l?, h?) where l >= h:
             // Both ends are widened by the same half microsecond, so l >= h means no instant of
             // the start's interval lies before the end's: the range wraps.
-            return SQLFragment("(\(column) >= ? OR \(column) <= ?)", [.real(l), .real(h)])
-        case let (l?, h?): return SQLFragment("\(column) BETWEEN ? AND ?", [.real(l), .real(h)])
-        case let (l?, nil): return SQLFragment("\(column) >= ?", [.real(l)])
-        case let (nil, h?): return SQLFragment("\(column) <= ?", [.real(h)])
-        case (nil, nil): return SQLFragment("1")
+            return SQLFragment(.outside(column), [.real(l), .real(h)])
+        case let (l?, h?): return SQLFragment(.between(column), [.real(l), .real(h)])
+        case let (l?, nil): return SQLFragment(.atLeast(column), [.real(l)])
+        case let (nil, h?): return SQLFragment(.atMost(column), [.real(h)])
+        case (nil, nil): return SQLFragment(.always)
         }
     }
 
@@ -298,10 +300,10 @@ enum Matching {
         let h = try high.map { try normalized($0, upper: true) }
         if let l, let h, l > h { throw MatchError("the range starts after it ends") }
         switch (l, h) {
-        case let (l?, h?): return SQLFragment("\(column) BETWEEN ? AND ?", [.text(l), .text(h)])
-        case let (l?, nil): return SQLFragment("\(column) >= ?", [.text(l)])
-        case let (nil, h?): return SQLFragment("\(column) <= ?", [.text(h)])
-        case (nil, nil): return SQLFragment("1")
+        case let (l?, h?): return SQLFragment(.between(column), [.text(l), .text(h)])
+        case let (l?, nil): return SQLFragment(.atLeast(column), [.text(l)])
+        case let (nil, h?): return SQLFragment(.atMost(column), [.text(h)])
+        case (nil, nil): return SQLFragment(.always)
         }
     }
 
@@ -356,7 +358,7 @@ enum Matching {
         let values = alternatives(value).map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
         guard !values.isEmpty else { return nil }
         if multiValued {
-            return SQLFragment.any(values.map { SQLFragment("instr('\\' || \(expression) || '\\', ?) > 0", [.text("\\" + $0 + "\\")]) })
+            return SQLFragment.any(values.map { SQLFragment(.anyValueEqual(expression), [.text("\\" + $0 + "\\")]) })
         }
         return inList(expression, values)
     }
@@ -370,8 +372,8 @@ enum Matching {
             return n
         }
         guard !values.isEmpty else { return nil }
-        if values.count == 1 { return SQLFragment("\(expression) = ?", [.integer(values[0])]) }
-        return SQLFragment("\(expression) IN (\(values.map { _ in "?" }.joined(separator: ", ")))", values.map { .integer($0) })
+        if values.count == 1 { return SQLFragment(.equal(expression), [.integer(values[0])]) }
+        return SQLFragment(.oneOf(expression, count: values.count), values.map { .integer($0) })
     }
 
     // MARK: ModalitiesInStudy
@@ -382,12 +384,9 @@ enum Matching {
         var terms: [SQLFragment] = []
         let exact = values.filter { !hasWildcard($0) }
         if !exact.isEmpty { terms.append(inList("ms.modality", exact)) }
-        terms += values.filter(hasWildcard).map { SQLFragment("ms.modality GLOB ?", [.text(globPattern($0))]) }
+        terms += values.filter(hasWildcard).map { SQLFragment(.glob("ms.modality"), [.text(globPattern($0))]) }
         let inner = SQLFragment.any(terms)!
-        if asList {
-            return SQLFragment("st.study_pk IN (SELECT ms.study_pk FROM series ms WHERE \(inner.sql))", inner.bindings)
-        }
-        return SQLFragment("EXISTS (SELECT 1 FROM series ms WHERE ms.study_pk = st.study_pk AND (\(inner.sql)))", inner.bindings)
+        return SQLFragment(.studiesWithSeries(inner.shape, asList: asList), inner.bindings)
     }
 }
 

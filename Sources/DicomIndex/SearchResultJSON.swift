@@ -8,7 +8,7 @@ import DicomCore
 /// Character Set, such as CS or UR, is written as the index holds it, where the data set route
 /// would read its UTF-8 as the default repertoire.)
 public struct SearchResultJSON: Sendable {
-    private struct Column: Sendable {
+    fileprivate struct Column: Sendable {
         /// `"ggggeeee":{"vr":"XX","Value":[` with the layout's spacing: the start of a column
         /// with a value.
         let open: [UInt8]
@@ -17,73 +17,99 @@ public struct SearchResultJSON: Sendable {
         let vr: VR
     }
 
-    private let columns: [Column]
-    private let pretty: Bool
-    /// Nesting of the result object: 0 alone, 1 as a member of an array.
-    private let depth: Int
-    /// The break before each item of a value, the end of a value and its column (`]}`), the
-    /// end of the object: made once per search, so that a row is a few appends per column.
-    private let itemBreak: [UInt8], close: [UInt8], objectClose: [UInt8]
+    /// The bytes that do not depend on the values: made once per plan template (a shape of
+    /// search) and layout, since with a few rows (a narrow query) making them was a tenth of
+    /// the query's instructions.
+    final class Layout: Sendable {
+        fileprivate let columns: [Column]
+        let pretty: Bool
+        /// Nesting of the result object: 0 alone, 1 as a member of an array.
+        let depth: Int
+        /// The break before each item of a value, the end of a value and its column (`]}`), the
+        /// end of the object, so that a row is a few appends per column.
+        let itemBreak: [UInt8], close: [UInt8], objectClose: [UInt8]
+
+        /// What a layout is made from besides the columns.
+        struct Key: Hashable {
+            let pretty: Bool
+            let depth: Int
+        }
+
+        init(columns: [SearchColumn], pretty: Bool, depth: Int) {
+            self.pretty = pretty
+            self.depth = depth
+            // Built as bytes by appending into buffers of the final size.
+            func newline(_ level: Int, _ out: inout [UInt8]) {
+                guard pretty else { return }
+                out.append(10)
+                out.append(contentsOf: repeatElement(32, count: 2 * level))
+            }
+            func key(_ text: StaticString, _ level: Int, _ out: inout [UInt8]) {
+                newline(level, &out)
+                out.append(34)
+                text.withUTF8Buffer { out.append(contentsOf: $0) }
+                out.append(34)
+                out.append(58)
+                if pretty { out.append(32) }
+            }
+            let hex: StaticString = "0123456789ABCDEF"
+            let spacing = pretty ? 2 * depth + 8 : 0
+            self.columns = columns.map { column in
+                var head: [UInt8] = []
+                head.reserveCapacity(32 + 2 * spacing)
+                newline(depth + 1, &head)
+                head.append(34)
+                hex.withUTF8Buffer { digits in
+                    for shift in stride(from: 28, through: 0, by: -4) { head.append(digits[Int(column.tag.rawValue >> UInt32(shift) & 0xF)]) }
+                }
+                head.append(34)
+                head.append(58)
+                if pretty { head.append(32) }
+                head.append(123)
+                key("vr", depth + 2, &head)
+                head.append(34)
+                head.append(contentsOf: column.vr.rawValue.utf8)
+                head.append(34)
+                var open = head, empty = head
+                open.reserveCapacity(head.count + 16 + spacing)
+                open.append(44)
+                key("Value", depth + 2, &open)
+                open.append(91)
+                newline(depth + 1, &empty)
+                empty.append(125)
+                return Column(open: open, empty: empty, vr: column.vr)
+            }
+            var itemBreak: [UInt8] = []
+            newline(depth + 3, &itemBreak)
+            self.itemBreak = itemBreak
+            var close: [UInt8] = []
+            newline(depth + 2, &close)
+            close.append(93)
+            newline(depth + 1, &close)
+            close.append(125)
+            self.close = close
+            var objectClose: [UInt8] = []
+            if !columns.isEmpty { newline(depth, &objectClose) }
+            objectClose.append(125)
+            self.objectClose = objectClose
+        }
+    }
+
+    private let layout: Layout
+    private var columns: [Column] { layout.columns }
+    private var pretty: Bool { layout.pretty }
+    private var depth: Int { layout.depth }
+    private var itemBreak: [UInt8] { layout.itemBreak }
+    private var close: [UInt8] { layout.close }
+    private var objectClose: [UInt8] { layout.objectClose }
 
     public init(columns: [SearchColumn], pretty: Bool, depth: Int = 0) {
-        self.pretty = pretty
-        self.depth = depth
-        // Built as bytes by appending into buffers of the final size: a search makes these once,
-        // but with a few rows (a narrow query) this set-up was a sixth of the query's
-        // instructions when every piece was a concatenated array.
-        func newline(_ level: Int, _ out: inout [UInt8]) {
-            guard pretty else { return }
-            out.append(10)
-            out.append(contentsOf: repeatElement(32, count: 2 * level))
-        }
-        func key(_ text: StaticString, _ level: Int, _ out: inout [UInt8]) {
-            newline(level, &out)
-            out.append(34)
-            text.withUTF8Buffer { out.append(contentsOf: $0) }
-            out.append(34)
-            out.append(58)
-            if pretty { out.append(32) }
-        }
-        let hex: StaticString = "0123456789ABCDEF"
-        let spacing = pretty ? 2 * depth + 8 : 0
-        self.columns = columns.map { column in
-            var head: [UInt8] = []
-            head.reserveCapacity(32 + 2 * spacing)
-            newline(depth + 1, &head)
-            head.append(34)
-            hex.withUTF8Buffer { digits in
-                for shift in stride(from: 28, through: 0, by: -4) { head.append(digits[Int(column.tag.rawValue >> UInt32(shift) & 0xF)]) }
-            }
-            head.append(34)
-            head.append(58)
-            if pretty { head.append(32) }
-            head.append(123)
-            key("vr", depth + 2, &head)
-            head.append(34)
-            head.append(contentsOf: column.vr.rawValue.utf8)
-            head.append(34)
-            var open = head, empty = head
-            open.reserveCapacity(head.count + 16 + spacing)
-            open.append(44)
-            key("Value", depth + 2, &open)
-            open.append(91)
-            newline(depth + 1, &empty)
-            empty.append(125)
-            return Column(open: open, empty: empty, vr: column.vr)
-        }
-        var itemBreak: [UInt8] = []
-        newline(depth + 3, &itemBreak)
-        self.itemBreak = itemBreak
-        var close: [UInt8] = []
-        newline(depth + 2, &close)
-        close.append(93)
-        newline(depth + 1, &close)
-        close.append(125)
-        self.close = close
-        var objectClose: [UInt8] = []
-        if !columns.isEmpty { newline(depth, &objectClose) }
-        objectClose.append(125)
-        self.objectClose = objectClose
+        layout = Layout(columns: columns, pretty: pretty, depth: depth)
+    }
+
+    /// The same for the results of `plan`, the layout made once for all plans of its shape.
+    public init(plan: SearchPlan, pretty: Bool, depth: Int = 0) {
+        layout = plan.template.jsonLayout(pretty: pretty, depth: depth)
     }
 
     /// Appends one result's object (no separator, no newline).

@@ -233,7 +233,7 @@ public struct SearchOperation: Sendable {
     func writeJSON(_ plan: SearchPlan, index: ArchiveIndex, write: ([UInt8]) -> Void) throws -> Int {
         let array = format == .json
         let pretty = array && self.pretty
-        let encoder = SearchResultJSON(columns: plan.columns, pretty: pretty, depth: array ? 1 : 0)
+        let encoder = SearchResultJSON(plan: plan, pretty: pretty, depth: array ? 1 : 0)
         var first = true
         var out: [UInt8] = []
         out.reserveCapacity(4096)
