@@ -63,7 +63,9 @@ enum Matching {
             case .text:
                 fragment = text(expression, value, multiValued: key.isMultiValued)
                 indexed = Self.indexedColumns.contains(a.column) && !hasWildcard(value)
-            case .personName: fragment = personName(expression, value, multiValued: key.isMultiValued, fuzzy: fuzzy)
+            case .personName:
+                guard let columns = key.nameColumns else { return nil }
+                fragment = personName(columns, value, multiValued: key.isMultiValued, fuzzy: fuzzy)
             case .date:
                 fragment = try date(expression, value)
                 indexed = Self.indexedColumns.contains(a.column)
@@ -164,12 +166,11 @@ enum Matching {
 
     // MARK: Person names
 
-    static let groupSuffixes = ["_a", "_i", "_p"]
-
     /// Case-insensitive (Unicode lowercase and NFC, as the index stores the groups) on the Alphabetic,
     /// Ideographic or Phonetic group; a value with `=` matches group by group. Fuzzy: also
-    /// the start of any name component.
-    static func personName(_ base: String, _ value: String, multiValued: Bool, fuzzy: Bool) -> SQLFragment? {
+    /// the start of any name component. `columns`: SearchKey.nameColumns.
+    static func personName(_ columns: (groups: [String], fuzzy: String), _ value: String, multiValued: Bool,
+                           fuzzy: Bool) -> SQLFragment? {
         let values = alternatives(value)
         guard !values.isEmpty, !values.contains(where: isUniversal) else { return nil }
         var parts: [SQLFragment] = []
@@ -180,13 +181,13 @@ enum Matching {
                     .map { String(Substring($0)) }
                 var terms: [SQLFragment] = []
                 for (i, group) in groups.enumerated() where !isUniversal(group) {
-                    terms.append(match(base + groupSuffixes[i], group, multiValued: multiValued))
+                    terms.append(match(columns.groups[i], group, multiValued: multiValued))
                 }
                 guard let all = SQLFragment.all(terms) else { return nil }
                 parts.append(all)
             } else {
-                var terms = match(groupSuffixes.map { base + $0 }, lowered, multiValued: multiValued)
-                if fuzzy, let start = fuzzyStart(base + "_fuzzy", lowered) { terms.append(start) }
+                var terms = match(columns.groups, lowered, multiValued: multiValued)
+                if fuzzy, let start = fuzzyStart(columns.fuzzy, lowered) { terms.append(start) }
                 parts.append(SQLFragment.any(terms)!)
             }
         }
@@ -206,15 +207,15 @@ enum Matching {
 
     /// `A-B`, `-B`, `A-` or a single value, split at the one hyphen (DA and TM have none).
     static func range(_ value: String, what: String) throws -> (low: String?, high: String?) {
-        let pieces = value.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false).map { Substring($0) }
-        switch pieces.count {
-        case 1: return (value, value)
-        case 2:
-            guard !(pieces[0].isEmpty && pieces[1].isEmpty) else { throw MatchError("a range needs at least one end") }
-            return (pieces[0].isEmpty ? nil : String(pieces[0]), pieces[1].isEmpty ? nil : String(pieces[1]))
-        default:
+        let utf8 = value.utf8
+        guard let hyphen = utf8.firstIndex(of: UInt8(ascii: "-")) else { return (value, value) }
+        let afterHyphen = utf8.index(after: hyphen)
+        guard !utf8[afterHyphen...].contains(UInt8(ascii: "-")) else {
             throw MatchError("not a \(what) or a range of them (A-B, -B, A-)")
         }
+        let low = value[..<hyphen], high = value[afterHyphen...]
+        guard !(low.isEmpty && high.isEmpty) else { throw MatchError("a range needs at least one end") }
+        return (low.isEmpty ? nil : String(low), high.isEmpty ? nil : String(high))
     }
 
     /// `column BETWEEN low AND high` and the open forms.

@@ -108,14 +108,17 @@ final class SearchPlanTemplate: Sendable {
         self.startAtStudies = startAtStudies
     }
 
-    /// The JSON writer's bytes for these columns (SearchResultJSON), by layout.
-    private let jsonLayouts = Mutex<[SearchResultJSON.Layout.Key: SearchResultJSON.Layout]>([:])
+    /// The JSON writer's bytes for these columns (SearchResultJSON), one per layout asked for:
+    /// a few at most (compact or pretty, alone or in an array), so a list.
+    private let jsonLayouts = Mutex<[SearchResultJSON.Layout]>([])
 
     func jsonLayout(pretty: Bool, depth: Int) -> SearchResultJSON.Layout {
-        let key = SearchResultJSON.Layout.Key(pretty: pretty, depth: depth)
-        if let known = jsonLayouts.withLock({ $0[key] }) { return known }
+        func find(_ layouts: [SearchResultJSON.Layout]) -> SearchResultJSON.Layout? {
+            layouts.first { $0.pretty == pretty && $0.depth == depth }
+        }
+        if let known = jsonLayouts.withLock({ find($0) }) { return known }
         let layout = SearchResultJSON.Layout(columns: columns, pretty: pretty, depth: depth)
-        jsonLayouts.withLock { $0[key] = layout }
+        jsonLayouts.withLock { layouts in if find(layouts) == nil { layouts.append(layout) } }
         return layout
     }
 

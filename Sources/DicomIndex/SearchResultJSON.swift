@@ -9,8 +9,9 @@ import DicomCore
 /// would read its UTF-8 as the default repertoire.)
 public struct SearchResultJSON: Sendable {
     fileprivate struct Column: Sendable {
-        /// `"ggggeeee":{"vr":"XX","Value":[` with the layout's spacing: the start of a column
-        /// with a value (a range of `Layout.bytes`).
+        /// `"ggggeeee":{"vr":"XX","Value":[` with the layout's spacing and the break before the
+        /// first item: the start of a column with a value (a range of `Layout.bytes`). After the
+        /// first column, both begin with the comma that separates them from the one before.
         let open: Range<Int>
         /// `"ggggeeee":{"vr":"XX"}`: a column without one.
         let empty: Range<Int>
@@ -27,22 +28,18 @@ public struct SearchResultJSON: Sendable {
         /// Every piece below, one after the other.
         let bytes: [UInt8]
         fileprivate let columns: [Column]
+        let pretty: Bool
         /// Nesting of the result object: 0 alone, 1 as a member of an array.
         let depth: Int
-        /// The break before each item of a value, the end of a value and its column (`]}`), the
-        /// end of the object.
-        let itemBreak: Range<Int>, close: Range<Int>, objectClose: Range<Int>
+        /// The comma and break before each item of a value after the first, the end of a value
+        /// and its column (`]}`), the end of the object.
+        let nextItem: Range<Int>, close: Range<Int>, objectClose: Range<Int>
         /// Inside a person name object: `"Alphabetic":`, `,"Ideographic":`, `,"Phonetic":` with
         /// their line breaks, and the end of the object.
         let nameKeys: (Range<Int>, Range<Int>, Range<Int>), nameClose: Range<Int>
 
-        /// What a layout is made from besides the columns.
-        struct Key: Hashable {
-            let pretty: Bool
-            let depth: Int
-        }
-
         init(columns: [SearchColumn], pretty: Bool, depth: Int) {
+            self.pretty = pretty
             self.depth = depth
             var bytes: [UInt8] = []
             bytes.reserveCapacity(columns.count * (pretty ? 48 + 4 * depth : 32) * 2 + 128)
@@ -80,14 +77,17 @@ public struct SearchResultJSON: Sendable {
                 bytes.append(contentsOf: column.vr.rawValue.utf8)
                 bytes.append(34)
             }
-            self.columns = columns.map { column in
+            self.columns = columns.enumerated().map { i, column in
                 let open = piece {
+                    if i > 0 { bytes.append(44) }
                     head(column)
                     bytes.append(44)
                     key("Value", depth + 2)
                     bytes.append(91)
+                    newline(depth + 3)
                 }
                 let empty = piece {
+                    if i > 0 { bytes.append(44) }
                     head(column)
                     newline(depth + 1)
                     bytes.append(125)
@@ -96,7 +96,10 @@ public struct SearchResultJSON: Sendable {
                 return Column(open: open, empty: empty, vr: vr, split: !vr.isSingleValuedText,
                               trimLeading: vr == .AE || vr == .DS || vr == .IS)
             }
-            itemBreak = piece { newline(depth + 3) }
+            nextItem = piece {
+                bytes.append(44)
+                newline(depth + 3)
+            }
             close = piece {
                 newline(depth + 2)
                 bytes.append(93)
@@ -144,7 +147,6 @@ public struct SearchResultJSON: Sendable {
             let writer = Writer(layout: layout, bytes: bytes)
             out.append(UInt8(ascii: "{"))
             for (i, column) in layout.columns.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
                 writer.value(result.values[i], column, to: &out)
             }
             writer.put(layout.objectClose, to: &out)
@@ -160,7 +162,6 @@ public struct SearchResultJSON: Sendable {
             layout.columns.withUnsafeBufferPointer { columns in
                 for i in columns.indices {
                     let column = columns[i]
-                    if i > 0 { out.append(UInt8(ascii: ",")) }
                     switch row.readers[i] {
                     case .text(let index):
                         statement.withText(index) { writer.text($0, column, to: &out) }
@@ -205,7 +206,6 @@ public struct SearchResultJSON: Sendable {
 
         func integer(_ n: Int64, _ column: Column, to out: inout [UInt8]) {
             put(column.open, to: &out)
-            put(layout.itemBreak, to: &out)
             SearchResultJSON.appendDecimal(n, to: &out)
             put(layout.close, to: &out)
         }
@@ -220,9 +220,8 @@ public struct SearchResultJSON: Sendable {
             put(column.open, to: &out)
             var first = true
             SearchResultJSON.forEachValue(text, split: column.split, trimLeading: column.trimLeading) { single in
-                if !first { out.append(UInt8(ascii: ",")) }
+                if !first { put(layout.nextItem, to: &out) }
                 first = false
-                put(layout.itemBreak, to: &out)
                 if vr == .PN {
                     name(single, to: &out)
                 } else if vr == .IS || vr == .DS {
@@ -295,9 +294,11 @@ public struct SearchResultJSON: Sendable {
             body(UnsafeBufferPointer(rebasing: bytes[s..<e]))
         }
         if split {
-            for i in 0..<bytes.count where bytes[i] == UInt8(ascii: "\\") {
+            var i = firstByte(in: bytes, from: 0, escaped: false)
+            while i < bytes.count {
                 emit(i)
                 start = i + 1
+                i = firstByte(in: bytes, from: start, escaped: false)
             }
         }
         emit(bytes.count)
@@ -319,10 +320,11 @@ public struct SearchResultJSON: Sendable {
     static func appendQuoted(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var start = 0
-        for i in 0..<bytes.count {
-            let byte = bytes[i]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+        while true {
+            let i = firstByte(in: bytes, from: start, escaped: true)
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
+            guard i < bytes.count else { break }
+            let byte = bytes[i]
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
             case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
@@ -335,7 +337,32 @@ public struct SearchResultJSON: Sendable {
             }
             start = i + 1
         }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// The index of the first byte from `start` on that JSON escapes (`escaped`: a control
+    /// character, `"` or `\`) or that separates values (a backslash), or `bytes.count`. Eight
+    /// bytes at a time while none of them can be one: every value of every row passes here twice.
+    static func firstByte(in bytes: UnsafeBufferPointer<UInt8>, from start: Int, escaped: Bool) -> Int {
+        var i = start
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            // The high bit of each byte of `v` that is zero (exact as to whether there is one).
+            func zeros(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+            while i + 8 <= bytes.count {
+                let word = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                var found = zeros(word ^ (ones &* 0x5C))
+                if escaped { found |= zeros(word ^ (ones &* 0x22)) | ((word &- ones &* 0x20) & ~word & highs) }
+                if found != 0 { break }
+                i += 8
+            }
+        }
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "\\") || (escaped && (byte < 0x20 || byte == UInt8(ascii: "\""))) { return i }
+            i += 1
+        }
+        return bytes.count
     }
 }

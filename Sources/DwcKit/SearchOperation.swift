@@ -142,9 +142,11 @@ public struct SearchOperation: Sendable {
                 return url
             }
         }
+        // Studies and series have none: the archive root is not encoded for them.
+        guard query.level == .instance else { return { _ in nil } }
         let fileURL = self.fileURL
         return { row in
-            guard row.level == .instance, let stored = row.storedPath else { return nil }
+            guard let stored = row.storedPath else { return nil }
             return fileURL(stored)
         }
     }
