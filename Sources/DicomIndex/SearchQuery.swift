@@ -99,13 +99,17 @@ final class SearchPlanTemplate: Sendable {
     /// The WHERE clause and the join order, for `SearchPlan.pathsSQL`.
     let filter: SQLShape?
     let startAtStudies: Bool
+    /// What it was made from, and its hash (SearchPlanner.templates).
+    let shape: Shape, shapeHash: Int
 
-    init(columns: [SearchColumn], sql: String, pathIndex: Int32?, filter: SQLShape?, startAtStudies: Bool) {
+    init(shape: Shape, columns: [SearchColumn], sql: String, pathIndex: Int32?) {
+        self.shape = shape
+        shapeHash = shape.hashValue
         self.columns = columns
         self.sql = sql
         self.pathIndex = pathIndex
-        self.filter = filter
-        self.startAtStudies = startAtStudies
+        filter = shape.filter
+        startAtStudies = shape.startAtStudies
     }
 
     /// The JSON writer's bytes for these columns (SearchResultJSON), one per layout asked for:
@@ -153,9 +157,12 @@ struct SearchPlanner {
 
     init(_ query: SearchQuery) { self.query = query }
 
-    /// The templates made so far, by shape. A program that searches with many shapes (IN lists
-    /// of every length…) starts again past `templateLimit`.
-    private static let templates = Mutex<[SearchPlanTemplate.Shape: SearchPlanTemplate]>([:])
+    /// The templates made so far. A list, not a dictionary keyed by shape: a program searches
+    /// with a few shapes, and such a dictionary had the first search of every process look up
+    /// the shape's Hashable conformance at run time (a third of a million instructions). One
+    /// that searches with many shapes (IN lists of every length…) starts again past
+    /// `templateLimit`.
+    private static let templates = Mutex<[SearchPlanTemplate]>([])
     static let templateLimit = 256
 
     func build() throws -> SearchPlan {
@@ -221,7 +228,9 @@ struct SearchPlanner {
         let filter = SQLFragment.all(conditions.map(\.fragment))
         let shape = SearchPlanTemplate.Shape(level: level, allFields: query.allFields, returnedTags: returnedKeys.map(\.tag),
                                              filter: filter?.shape, startAtStudies: !startBelow)
-        let template = Self.templates.withLock { $0[shape] } ?? makeTemplate(shape, returnedKeys: returnedKeys)
+        let hash = shape.hashValue
+        let template = Self.templates.withLock { $0.first { $0.shapeHash == hash && $0.shape == shape } }
+            ?? makeTemplate(shape, returnedKeys: returnedKeys)
 
         let filterBindings = filter?.bindings ?? []
         var bindings = filterBindings
@@ -266,11 +275,10 @@ struct SearchPlanner {
         }
         sql += " ORDER BY " + Self.order(level) + " LIMIT ? OFFSET ?"
 
-        let template = SearchPlanTemplate(columns: columns, sql: sql, pathIndex: pathIndex, filter: shape.filter,
-                                          startAtStudies: shape.startAtStudies)
+        let template = SearchPlanTemplate(shape: shape, columns: columns, sql: sql, pathIndex: pathIndex)
         Self.templates.withLock { templates in
             if templates.count >= Self.templateLimit { templates.removeAll() }
-            templates[shape] = template
+            templates.append(template)
         }
         return template
     }

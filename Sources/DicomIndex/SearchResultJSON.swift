@@ -41,90 +41,89 @@ public struct SearchResultJSON: Sendable {
         init(columns: [SearchColumn], pretty: Bool, depth: Int) {
             self.pretty = pretty
             self.depth = depth
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(columns.count * (pretty ? 48 + 4 * depth : 32) * 2 + 128)
-            func newline(_ level: Int) {
+            func newline(_ level: Int, _ out: inout [UInt8]) {
                 guard pretty else { return }
-                bytes.append(10)
-                bytes.append(contentsOf: repeatElement(32, count: 2 * level))
+                out.append(10)
+                out.append(contentsOf: repeatElement(32, count: 2 * level))
             }
-            func key(_ text: StaticString, _ level: Int) {
-                newline(level)
-                bytes.append(34)
-                text.withUTF8Buffer { bytes.append(contentsOf: $0) }
-                bytes.append(34)
-                bytes.append(58)
-                if pretty { bytes.append(32) }
+            func key(_ text: StaticString, _ level: Int, _ out: inout [UInt8]) {
+                newline(level, &out)
+                out.append(34)
+                text.withUTF8Buffer { out.append(contentsOf: $0) }
+                out.append(34)
+                out.append(58)
+                if pretty { out.append(32) }
             }
-            func piece(_ write: () -> Void) -> Range<Int> {
-                let start = bytes.count
-                write()
+            // Appended into one buffer of about the final size, each column's head made once.
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(columns.count * (pretty ? 100 + 8 * depth : 60) + 128)
+            var head: [UInt8] = []
+            head.reserveCapacity(64 + 4 * depth)
+            let hex: StaticString = "0123456789ABCDEF"
+            var layoutColumns: [Column] = []
+            layoutColumns.reserveCapacity(columns.count)
+            for (i, column) in columns.enumerated() {
+                head.removeAll(keepingCapacity: true)
+                if i > 0 { head.append(44) }
+                newline(depth + 1, &head)
+                head.append(34)
+                hex.withUTF8Buffer { digits in
+                    for shift in stride(from: 28, through: 0, by: -4) { head.append(digits[Int(column.tag.rawValue >> UInt32(shift) & 0xF)]) }
+                }
+                head.append(34)
+                head.append(58)
+                if pretty { head.append(32) }
+                head.append(123)
+                key("vr", depth + 2, &head)
+                head.append(34)
+                head.append(contentsOf: column.vr.rawValue.utf8)
+                head.append(34)
+
+                let openStart = bytes.count
+                bytes.append(contentsOf: head)
+                bytes.append(44)
+                key("Value", depth + 2, &bytes)
+                bytes.append(91)
+                newline(depth + 3, &bytes)
+                let emptyStart = bytes.count
+                bytes.append(contentsOf: head)
+                newline(depth + 1, &bytes)
+                bytes.append(125)
+                let vr = column.vr
+                layoutColumns.append(Column(open: openStart..<emptyStart, empty: emptyStart..<bytes.count, vr: vr,
+                                            split: !vr.isSingleValuedText, trimLeading: vr == .AE || vr == .DS || vr == .IS))
+            }
+            self.columns = layoutColumns
+
+            var start = bytes.count
+            func piece() -> Range<Int> {
+                defer { start = bytes.count }
                 return start..<bytes.count
             }
-            let hex: StaticString = "0123456789ABCDEF"
-            func head(_ column: SearchColumn) {
-                newline(depth + 1)
-                bytes.append(34)
-                hex.withUTF8Buffer { digits in
-                    for shift in stride(from: 28, through: 0, by: -4) { bytes.append(digits[Int(column.tag.rawValue >> UInt32(shift) & 0xF)]) }
-                }
-                bytes.append(34)
-                bytes.append(58)
-                if pretty { bytes.append(32) }
-                bytes.append(123)
-                key("vr", depth + 2)
-                bytes.append(34)
-                bytes.append(contentsOf: column.vr.rawValue.utf8)
-                bytes.append(34)
-            }
-            self.columns = columns.enumerated().map { i, column in
-                let open = piece {
-                    if i > 0 { bytes.append(44) }
-                    head(column)
-                    bytes.append(44)
-                    key("Value", depth + 2)
-                    bytes.append(91)
-                    newline(depth + 3)
-                }
-                let empty = piece {
-                    if i > 0 { bytes.append(44) }
-                    head(column)
-                    newline(depth + 1)
-                    bytes.append(125)
-                }
-                let vr = column.vr
-                return Column(open: open, empty: empty, vr: vr, split: !vr.isSingleValuedText,
-                              trimLeading: vr == .AE || vr == .DS || vr == .IS)
-            }
-            nextItem = piece {
-                bytes.append(44)
-                newline(depth + 3)
-            }
-            close = piece {
-                newline(depth + 2)
-                bytes.append(93)
-                newline(depth + 1)
-                bytes.append(125)
-            }
-            objectClose = piece {
-                if !columns.isEmpty { newline(depth) }
-                bytes.append(125)
-            }
+            bytes.append(44)
+            newline(depth + 3, &bytes)
+            nextItem = piece()
+            newline(depth + 2, &bytes)
+            bytes.append(93)
+            newline(depth + 1, &bytes)
+            bytes.append(125)
+            close = piece()
+            if !columns.isEmpty { newline(depth, &bytes) }
+            bytes.append(125)
+            objectClose = piece()
             // A name is an item of a value: its keys one level deeper.
             let nameLevel = depth + 4
-            nameKeys = (piece { key("Alphabetic", nameLevel) },
-                        piece {
-                            bytes.append(44)
-                            key("Ideographic", nameLevel)
-                        },
-                        piece {
-                            bytes.append(44)
-                            key("Phonetic", nameLevel)
-                        })
-            nameClose = piece {
-                newline(nameLevel - 1)
-                bytes.append(125)
-            }
+            key("Alphabetic", nameLevel, &bytes)
+            let alphabetic = piece()
+            bytes.append(44)
+            key("Ideographic", nameLevel, &bytes)
+            let ideographic = piece()
+            bytes.append(44)
+            key("Phonetic", nameLevel, &bytes)
+            nameKeys = (alphabetic, ideographic, piece())
+            newline(nameLevel - 1, &bytes)
+            bytes.append(125)
+            nameClose = piece()
             self.bytes = bytes
         }
     }
