@@ -2,7 +2,8 @@ import DicomCore
 
 /// Writes search results as DICOM JSON (PS3.18 F.2), byte for byte what DicomJSONEncoder writes
 /// for `SearchResult.dataSet` (compact, or pretty at a given depth), but with each column's key
-/// and VR text made once per search instead of once per row, and without building data sets:
+/// and VR text made once (per search, or per shape of search with `init(plan:)`) instead of once
+/// per row, and without building data sets:
 /// a million rows stream in seconds. SearchTests compares the two on every kind of value the
 /// index returns. (One deliberate difference: non-ASCII text in a VR outside the Specific
 /// Character Set, such as CS or UR, is written as the index holds it, where the data set route
