@@ -81,10 +81,19 @@ public final class SearchKey: Sendable {
     /// The SQL expression of its stored value (`st.patient_name`); nil for constants and
     /// RetrieveURL. Made once here, not by every search.
     let expression: String?
+    /// A person name's columns of lowercased Alphabetic, Ideographic and Phonetic groups and of
+    /// its components for fuzzy matching (IndexSchema.searchColumns); nil for other keys.
+    let nameColumns: (groups: [String], fuzzy: String)?
 
     init(_ source: KeySource) {
         self.source = source
-        expression = SearchPlanner.expression(for: source)
+        let expression = SearchPlanner.expression(for: source)
+        self.expression = expression
+        if case .column(let a) = source, a.match == .personName, let expression {
+            nameColumns = (["_a", "_i", "_p"].map { expression + $0 }, expression + "_fuzzy")
+        } else {
+            nameColumns = nil
+        }
         let tag: UInt32, keyword: String, vr: VR, multiValued: Bool
         switch source {
         case .column(let a):

@@ -63,7 +63,9 @@ enum Matching {
             case .text:
                 fragment = text(expression, value, multiValued: key.isMultiValued)
                 indexed = Self.indexedColumns.contains(a.column) && !hasWildcard(value)
-            case .personName: fragment = personName(expression, value, multiValued: key.isMultiValued, fuzzy: fuzzy)
+            case .personName:
+                guard let columns = key.nameColumns else { return nil }
+                fragment = personName(columns, value, multiValued: key.isMultiValued, fuzzy: fuzzy)
             case .date:
                 fragment = try date(expression, value)
                 indexed = Self.indexedColumns.contains(a.column)
@@ -109,26 +111,28 @@ enum Matching {
 
     /// One value against a column: `=` or GLOB; for multi-valued columns, against each value.
     static func match(_ expression: String, _ value: String, multiValued: Bool) -> SQLFragment {
+        match([expression], value, multiValued: multiValued)[0]
+    }
+
+    /// The same value against several columns (the groups of a person name): the pattern and
+    /// its range are made once.
+    static func match(_ expressions: [String], _ value: String, multiValued: Bool) -> [SQLFragment] {
         if hasWildcard(value) {
-            let pattern = globPattern(value)
+            let text = globPattern(value), pattern = SQLValue.text(text)
             guard multiValued else {
                 // The literal prefix as an explicit range, so that an index on the column serves
                 // `Doe*` (SQLite does not derive it from a bound pattern: see SQLiteDatabase).
-                guard let range = prefixRange(value) else { return SQLFragment("\(expression) GLOB ?", [.text(pattern)]) }
-                return SQLFragment("(\(expression) >= ? AND \(expression) < ? AND \(expression) GLOB ?)",
-                                   [.text(range.low), .text(range.high), .text(pattern)])
+                guard let range = prefixRange(value) else { return expressions.map { SQLFragment(.glob($0), [pattern]) } }
+                let bindings: [SQLValue] = [.text(range.low), .text(range.high), pattern]
+                return expressions.map { SQLFragment(.prefixGlob($0), bindings) }
             }
             // A value that matches is a substring of the joined values (cheap filter), then the
             // values are split and tried one by one.
-            let split = "WITH RECURSIVE split(v, rest) AS (SELECT NULL, \(expression) || '\\' UNION ALL "
-                + "SELECT substr(rest, 1, instr(rest, '\\') - 1), substr(rest, instr(rest, '\\') + 1) FROM split WHERE rest <> '')"
-            return SQLFragment(
-                "(instr(\(expression), '\\') = 0 AND \(expression) GLOB ?) OR (instr(\(expression), '\\') > 0 AND \(expression) GLOB ? "
-                    + "AND EXISTS (\(split) SELECT 1 FROM split WHERE v GLOB ?))",
-                [.text(pattern), .text("*" + pattern + "*"), .text(pattern)])
+            let bindings: [SQLValue] = [pattern, .text("*" + text + "*"), pattern]
+            return expressions.map { SQLFragment(.anyValueGlob($0), bindings) }
         }
-        guard multiValued else { return SQLFragment("\(expression) = ?", [.text(value)]) }
-        return SQLFragment("instr('\\' || \(expression) || '\\', ?) > 0", [.text("\\" + value + "\\")])
+        guard multiValued else { return expressions.map { SQLFragment(.equal($0), [.text(value)]) } }
+        return expressions.map { SQLFragment(.anyValueEqual($0), [.text("\\" + value + "\\")]) }
     }
 
     /// The strings that begin with the value's literal prefix (the text before its first `*` or
@@ -156,18 +160,17 @@ enum Matching {
     }
 
     static func inList(_ expression: String, _ values: [String]) -> SQLFragment {
-        if values.count == 1 { return SQLFragment("\(expression) = ?", [.text(values[0])]) }
-        return SQLFragment("\(expression) IN (\(values.map { _ in "?" }.joined(separator: ", ")))", values.map { .text($0) })
+        if values.count == 1 { return SQLFragment(.equal(expression), [.text(values[0])]) }
+        return SQLFragment(.oneOf(expression, count: values.count), values.map { .text($0) })
     }
 
     // MARK: Person names
 
-    static let groupSuffixes = ["_a", "_i", "_p"]
-
     /// Case-insensitive (Unicode lowercase and NFC, as the index stores the groups) on the Alphabetic,
     /// Ideographic or Phonetic group; a value with `=` matches group by group. Fuzzy: also
-    /// the start of any name component.
-    static func personName(_ base: String, _ value: String, multiValued: Bool, fuzzy: Bool) -> SQLFragment? {
+    /// the start of any name component. `columns`: SearchKey.nameColumns.
+    static func personName(_ columns: (groups: [String], fuzzy: String), _ value: String, multiValued: Bool,
+                           fuzzy: Bool) -> SQLFragment? {
         let values = alternatives(value)
         guard !values.isEmpty, !values.contains(where: isUniversal) else { return nil }
         var parts: [SQLFragment] = []
@@ -178,13 +181,13 @@ enum Matching {
                     .map { String(Substring($0)) }
                 var terms: [SQLFragment] = []
                 for (i, group) in groups.enumerated() where !isUniversal(group) {
-                    terms.append(match(base + groupSuffixes[i], group, multiValued: multiValued))
+                    terms.append(match(columns.groups[i], group, multiValued: multiValued))
                 }
                 guard let all = SQLFragment.all(terms) else { return nil }
                 parts.append(all)
             } else {
-                var terms = groupSuffixes.map { match(base + $0, lowered, multiValued: multiValued) }
-                if fuzzy, let start = fuzzyStart(base + "_fuzzy", lowered) { terms.append(start) }
+                var terms = match(columns.groups, lowered, multiValued: multiValued)
+                if fuzzy, let start = fuzzyStart(columns.fuzzy, lowered) { terms.append(start) }
                 parts.append(SQLFragment.any(terms)!)
             }
         }
@@ -197,32 +200,32 @@ enum Matching {
         let words = lowered.split(whereSeparator: { $0 == "^" || $0 == "=" || $0 == " " }).joined(separator: " ")
         guard !words.isEmpty else { return nil }
         let pattern = hasWildcard(words) ? globPattern(words) : globLiteral(words)
-        return SQLFragment("\(column) GLOB ?", [.text("* " + pattern + "*")])
+        return SQLFragment(.glob(column), [.text("* " + pattern + "*")])
     }
 
     // MARK: Dates and times (C.2.2.2.5 range matching)
 
     /// `A-B`, `-B`, `A-` or a single value, split at the one hyphen (DA and TM have none).
     static func range(_ value: String, what: String) throws -> (low: String?, high: String?) {
-        let pieces = value.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false).map { Substring($0) }
-        switch pieces.count {
-        case 1: return (value, value)
-        case 2:
-            guard !(pieces[0].isEmpty && pieces[1].isEmpty) else { throw MatchError("a range needs at least one end") }
-            return (pieces[0].isEmpty ? nil : String(pieces[0]), pieces[1].isEmpty ? nil : String(pieces[1]))
-        default:
+        let utf8 = value.utf8
+        guard let hyphen = utf8.firstIndex(of: UInt8(ascii: "-")) else { return (value, value) }
+        let afterHyphen = utf8.index(after: hyphen)
+        guard !utf8[afterHyphen...].contains(UInt8(ascii: "-")) else {
             throw MatchError("not a \(what) or a range of them (A-B, -B, A-)")
         }
+        let low = value[..<hyphen], high = value[afterHyphen...]
+        guard !(low.isEmpty && high.isEmpty) else { throw MatchError("a range needs at least one end") }
+        return (low.isEmpty ? nil : String(low), high.isEmpty ? nil : String(high))
     }
 
     /// `column BETWEEN low AND high` and the open forms.
     static func between(_ column: String, _ low: SQLValue?, _ high: SQLValue?) -> SQLFragment {
         switch (low, high) {
-        case let (low?, high?) where low == high: return SQLFragment("\(column) = ?", [low])
-        case let (low?, high?): return SQLFragment("\(column) BETWEEN ? AND ?", [low, high])
-        case let (low?, nil): return SQLFragment("\(column) >= ?", [low])
-        case let (nil, high?): return SQLFragment("\(column) <= ?", [high])
-        case (nil, nil): return SQLFragment("1")
+        case let (low?, high?) where low == high: return SQLFragment(.equal(column), [low])
+        case let (low?, high?): return SQLFragment(.between(column), [low, high])
+        case let (low?, nil): return SQLFragment(.atLeast(column), [low])
+        case let (nil, high?): return SQLFragment(.atMost(column), [high])
+        case (nil, nil): return SQLFragment(.always)
         }
     }
 
@@ -263,11 +266,11 @@ enum Matching {
         case let (l?, h?) where l >= h:
             // Both ends are widened by the same half microsecond, so l >= h means no instant of
             // the start's interval lies before the end's: the range wraps.
-            return SQLFragment("(\(column) >= ? OR \(column) <= ?)", [.real(l), .real(h)])
-        case let (l?, h?): return SQLFragment("\(column) BETWEEN ? AND ?", [.real(l), .real(h)])
-        case let (l?, nil): return SQLFragment("\(column) >= ?", [.real(l)])
-        case let (nil, h?): return SQLFragment("\(column) <= ?", [.real(h)])
-        case (nil, nil): return SQLFragment("1")
+            return SQLFragment(.outside(column), [.real(l), .real(h)])
+        case let (l?, h?): return SQLFragment(.between(column), [.real(l), .real(h)])
+        case let (l?, nil): return SQLFragment(.atLeast(column), [.real(l)])
+        case let (nil, h?): return SQLFragment(.atMost(column), [.real(h)])
+        case (nil, nil): return SQLFragment(.always)
         }
     }
 
@@ -298,10 +301,10 @@ enum Matching {
         let h = try high.map { try normalized($0, upper: true) }
         if let l, let h, l > h { throw MatchError("the range starts after it ends") }
         switch (l, h) {
-        case let (l?, h?): return SQLFragment("\(column) BETWEEN ? AND ?", [.text(l), .text(h)])
-        case let (l?, nil): return SQLFragment("\(column) >= ?", [.text(l)])
-        case let (nil, h?): return SQLFragment("\(column) <= ?", [.text(h)])
-        case (nil, nil): return SQLFragment("1")
+        case let (l?, h?): return SQLFragment(.between(column), [.text(l), .text(h)])
+        case let (l?, nil): return SQLFragment(.atLeast(column), [.text(l)])
+        case let (nil, h?): return SQLFragment(.atMost(column), [.text(h)])
+        case (nil, nil): return SQLFragment(.always)
         }
     }
 
@@ -356,7 +359,7 @@ enum Matching {
         let values = alternatives(value).map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
         guard !values.isEmpty else { return nil }
         if multiValued {
-            return SQLFragment.any(values.map { SQLFragment("instr('\\' || \(expression) || '\\', ?) > 0", [.text("\\" + $0 + "\\")]) })
+            return SQLFragment.any(values.map { SQLFragment(.anyValueEqual(expression), [.text("\\" + $0 + "\\")]) })
         }
         return inList(expression, values)
     }
@@ -370,8 +373,8 @@ enum Matching {
             return n
         }
         guard !values.isEmpty else { return nil }
-        if values.count == 1 { return SQLFragment("\(expression) = ?", [.integer(values[0])]) }
-        return SQLFragment("\(expression) IN (\(values.map { _ in "?" }.joined(separator: ", ")))", values.map { .integer($0) })
+        if values.count == 1 { return SQLFragment(.equal(expression), [.integer(values[0])]) }
+        return SQLFragment(.oneOf(expression, count: values.count), values.map { .integer($0) })
     }
 
     // MARK: ModalitiesInStudy
@@ -382,12 +385,9 @@ enum Matching {
         var terms: [SQLFragment] = []
         let exact = values.filter { !hasWildcard($0) }
         if !exact.isEmpty { terms.append(inList("ms.modality", exact)) }
-        terms += values.filter(hasWildcard).map { SQLFragment("ms.modality GLOB ?", [.text(globPattern($0))]) }
+        terms += values.filter(hasWildcard).map { SQLFragment(.glob("ms.modality"), [.text(globPattern($0))]) }
         let inner = SQLFragment.any(terms)!
-        if asList {
-            return SQLFragment("st.study_pk IN (SELECT ms.study_pk FROM series ms WHERE \(inner.sql))", inner.bindings)
-        }
-        return SQLFragment("EXISTS (SELECT 1 FROM series ms WHERE ms.study_pk = st.study_pk AND (\(inner.sql)))", inner.bindings)
+        return SQLFragment(.studiesWithSeries(inner.shape, asList: asList), inner.bindings)
     }
 }
 

@@ -1,4 +1,5 @@
 import DicomCore
+import Synchronization
 
 /// A QIDO-RS style search over the index (PS3.4 C.2.2.2, PS3.18 §8.3.4, §10.6): the level, the
 /// matching and return keys, scoping UIDs, paging. `plan()` checks it and turns it into one
@@ -42,22 +43,24 @@ public struct SearchColumn: Sendable {
 public struct SearchPlan: Sendable {
     public let query: SearchQuery
     /// The returned attributes, in ascending tag order.
-    public let columns: [SearchColumn]
-    public let sql: String
+    public var columns: [SearchColumn] { template.columns }
+    public var sql: String { template.sql }
     public let bindings: [SQLValue]
+    /// What does not depend on the query's values, shared by the plans of one shape.
+    let template: SearchPlanTemplate
+    /// The values of the WHERE clause's parameters (`bindings` without the paging).
+    let filterBindings: [SQLValue]
     /// The stored path's column in `sql` (instance level).
-    let pathIndex: Int32?
-    /// The WHERE clause of `sql` and its join order, for `pathsSQL`.
-    let whereClause: SQLFragment?
-    let startAtStudies: Bool
+    var pathIndex: Int32? { template.pathIndex }
 
     /// `SELECT i.path …`: every file of the matched entities, in instance order. Built when asked
     /// for (`--format paths`), not with every plan.
     public var pathsSQL: String { paths.sql }
     public var pathsBindings: [SQLValue] { paths.bindings }
 
-    private var paths: SQLFragment {
-        let level = query.level, from = SearchPlanner.from
+    private var paths: (sql: String, bindings: [SQLValue]) {
+        let level = query.level, from = SearchPlanner.from, startAtStudies = template.startAtStudies
+        let whereClause = template.filter?.sql
         var sql = "SELECT i.path FROM \(from(.instance, startAtStudies))"
         var bindings: [SQLValue] = []
         let paging: [SQLValue] = [.integer(Int64(query.limit ?? -1)), .integer(Int64(query.offset))]
@@ -65,16 +68,16 @@ public struct SearchPlan: Sendable {
             let pk = level == .study ? "st.study_pk" : "se.series_pk"
             sql += " WHERE \(pk) IN (SELECT \(pk) FROM \(from(level, startAtStudies))"
             if let whereClause {
-                sql += " WHERE \(whereClause.sql)"
-                bindings += whereClause.bindings
+                sql += " WHERE \(whereClause)"
+                bindings += filterBindings
             }
             sql += " ORDER BY \(SearchPlanner.order(level)) LIMIT ? OFFSET ?)"
             bindings += paging
             sql += " ORDER BY \(SearchPlanner.order(.instance))"
         } else {
             if let whereClause {
-                sql += " WHERE \(whereClause.sql)"
-                bindings += whereClause.bindings
+                sql += " WHERE \(whereClause)"
+                bindings += filterBindings
             }
             sql += " ORDER BY \(SearchPlanner.order(.instance))"
             if level == .instance {
@@ -82,46 +85,59 @@ public struct SearchPlan: Sendable {
                 bindings += paging
             }
         }
-        return SQLFragment(sql, bindings)
+        return (sql, bindings)
+    }
+}
+
+/// The part of a plan that its values do not change: the columns and the statement text. One
+/// per shape of search (SearchPlanner.templates), so that a search of a shape seen before makes
+/// only its bindings, and the statement it finds in the connection's cache is the same text.
+final class SearchPlanTemplate: Sendable {
+    let columns: [SearchColumn]
+    let sql: String
+    let pathIndex: Int32?
+    /// The WHERE clause and the join order, for `SearchPlan.pathsSQL`.
+    let filter: SQLShape?
+    let startAtStudies: Bool
+    /// What it was made from, and its hash (SearchPlanner.templates).
+    let shape: Shape, shapeHash: Int
+
+    init(shape: Shape, columns: [SearchColumn], sql: String, pathIndex: Int32?) {
+        self.shape = shape
+        shapeHash = shape.hashValue
+        self.columns = columns
+        self.sql = sql
+        self.pathIndex = pathIndex
+        filter = shape.filter
+        startAtStudies = shape.startAtStudies
+    }
+
+    /// The JSON writer's bytes for these columns (SearchResultJSON), one per layout asked for:
+    /// a few at most (compact or pretty, alone or in an array), so a list.
+    private let jsonLayouts = Mutex<[SearchResultJSON.Layout]>([])
+
+    func jsonLayout(pretty: Bool, depth: Int) -> SearchResultJSON.Layout {
+        func find(_ layouts: [SearchResultJSON.Layout]) -> SearchResultJSON.Layout? {
+            layouts.first { $0.pretty == pretty && $0.depth == depth }
+        }
+        if let known = jsonLayouts.withLock({ find($0) }) { return known }
+        let layout = SearchResultJSON.Layout(columns: columns, pretty: pretty, depth: depth)
+        jsonLayouts.withLock { layouts in if find(layouts) == nil { layouts.append(layout) } }
+        return layout
+    }
+
+    /// Everything the template is made from.
+    struct Shape: Hashable {
+        let level: QueryLevel
+        let allFields: Bool
+        /// The tags of --field, of -k and of the scoping UIDs, in the order the planner adds them.
+        let returnedTags: [Tag]
+        let filter: SQLShape?
+        let startAtStudies: Bool
     }
 }
 
 // MARK: - Building
-
-/// A piece of SQL with the values its `?` parameters take, in order.
-struct SQLFragment: Sendable {
-    var sql: String
-    var bindings: [SQLValue] = []
-
-    init(_ sql: String, _ bindings: [SQLValue] = []) {
-        self.sql = sql
-        self.bindings = bindings
-    }
-
-    /// `((a) OR (b) …)`; nil when there is nothing to join.
-    static func any(_ parts: [SQLFragment]) -> SQLFragment? { joined(parts, " OR ") }
-
-    /// `((a) AND (b) …)`; nil when there is nothing to join.
-    static func all(_ parts: [SQLFragment]) -> SQLFragment? { joined(parts, " AND ") }
-
-    private static func joined(_ parts: [SQLFragment], _ separator: String) -> SQLFragment? {
-        guard parts.count > 1 else { return parts.first }
-        // One buffer of the final size: planning a search builds a few of these.
-        var sql = "("
-        sql.reserveCapacity(parts.reduce(2) { $0 + $1.sql.utf8.count + 2 + separator.utf8.count })
-        var bindings: [SQLValue] = []
-        bindings.reserveCapacity(parts.reduce(0) { $0 + $1.bindings.count })
-        for (i, part) in parts.enumerated() {
-            if i > 0 { sql += separator }
-            sql += "("
-            sql += part.sql
-            sql += ")"
-            bindings += part.bindings
-        }
-        sql += ")"
-        return SQLFragment(sql, bindings)
-    }
-}
 
 /// One WHERE term and what it says about the tables it touches (to choose the join order).
 struct Condition {
@@ -141,6 +157,14 @@ struct SearchPlanner {
 
     init(_ query: SearchQuery) { self.query = query }
 
+    /// The templates made so far. A list, not a dictionary keyed by shape: a program searches
+    /// with a few shapes, and such a dictionary had the first search of every process look up
+    /// the shape's Hashable conformance at run time (a third of a million instructions). One
+    /// that searches with many shapes (IN lists of every length…) starts again past
+    /// `templateLimit`.
+    private static let templates = Mutex<[SearchPlanTemplate]>([])
+    static let templateLimit = 256
+
     func build() throws -> SearchPlan {
         if let limit = query.limit, limit < 0 { throw IndexError(.query, path: "--limit", "must be 0 or more") }
         if query.offset < 0 { throw IndexError(.query, path: "--offset", "must be 0 or more") }
@@ -148,19 +172,12 @@ struct SearchPlanner {
             throw IndexError(.query, path: "--series", "scopes series or instance searches, not studies")
         }
 
-        // What to return: the level's defaults, --field, and every key named with -k.
-        // An array with a linear check, not a dictionary: a few dozen keys at most, and hashing
-        // them was a tenth of planning a search.
-        var returned: [SearchKey] = []
-        returned.reserveCapacity(32)
-        func add(_ key: SearchKey) {
-            if let i = returned.firstIndex(where: { $0.tag == key.tag }) { returned[i] = key } else { returned.append(key) }
-        }
-        for key in SearchKeys.supported(at: level) where query.allFields || key.isDefault(at: level) {
-            add(key)
-        }
+        // Every key is checked and every value turned into its condition (the bindings) on each
+        // search; what to return and the statement text come from the template of the shape.
+        var returnedKeys: [SearchKey] = []
+        returnedKeys.reserveCapacity(query.fields.count + query.keys.count + 2)
         for tag in query.fields {
-            add(try supportedKey(tag, argument: "--field \(Self.name(of: tag))"))
+            returnedKeys.append(try supportedKey(tag, argument: "--field \(Self.name(of: tag))"))
         }
 
         // What to match.
@@ -168,7 +185,7 @@ struct SearchPlanner {
         var modalityAlternatives: [[String]] = []
         for queryKey in query.keys {
             let key = try supportedKey(queryKey.tag, argument: "-k \(queryKey.text)")
-            add(key)
+            returnedKeys.append(key)
             guard let value = queryKey.value, !Matching.isUniversal(value) else { continue }
             guard key.isMatchable else {
                 throw IndexError(.query, path: "-k \(queryKey.text)",
@@ -189,11 +206,11 @@ struct SearchPlanner {
         }
         if let uid = query.studyUID {
             conditions.append(try scope(.studyInstanceUID, uid, option: "--study"))
-            if let key = SearchKeys.key(for: .studyInstanceUID, at: level) { add(key) }
+            if let key = SearchKeys.key(for: .studyInstanceUID, at: level) { returnedKeys.append(key) }
         }
         if let uid = query.seriesUID {
             conditions.append(try scope(.seriesInstanceUID, uid, option: "--series"))
-            if let key = SearchKeys.key(for: .seriesInstanceUID, at: level) { add(key) }
+            if let key = SearchKeys.key(for: .seriesInstanceUID, at: level) { returnedKeys.append(key) }
         }
         // ModalitiesInStudy through the series table: an IN list when nothing else narrows the
         // studies (the series_modality index finds them), else EXISTS per candidate study.
@@ -203,6 +220,38 @@ struct SearchPlanner {
                 conditions.append(Condition(fragment: fragment, level: .study))
             }
         }
+
+        // Start below the studies for a UID lookup there, or for another indexed lower-level key
+        // (Modality) when no indexed study key (PatientID, StudyDate, …) narrows the studies.
+        let startBelow = conditions.contains { $0.isUnique && $0.level != .study }
+            || (conditions.contains { $0.isIndexed && $0.level != .study } && !conditions.contains { $0.isIndexed && $0.level == .study })
+        let filter = SQLFragment.all(conditions.map(\.fragment))
+        let shape = SearchPlanTemplate.Shape(level: level, allFields: query.allFields, returnedTags: returnedKeys.map(\.tag),
+                                             filter: filter?.shape, startAtStudies: !startBelow)
+        let hash = shape.hashValue
+        let template = Self.templates.withLock { $0.first { $0.shapeHash == hash && $0.shape == shape } }
+            ?? makeTemplate(shape, returnedKeys: returnedKeys)
+
+        let filterBindings = filter?.bindings ?? []
+        var bindings = filterBindings
+        bindings.append(.integer(Int64(query.limit ?? -1)))
+        bindings.append(.integer(Int64(query.offset)))
+        return SearchPlan(query: query, bindings: bindings, template: template, filterBindings: filterBindings)
+    }
+
+    /// The columns and statement text of a shape, kept for the next search of that shape.
+    private func makeTemplate(_ shape: SearchPlanTemplate.Shape, returnedKeys: [SearchKey]) -> SearchPlanTemplate {
+        // What to return: the level's defaults, --field, and every key named with -k.
+        // An array with a linear check, not a dictionary: a few dozen keys at most.
+        var returned: [SearchKey] = []
+        returned.reserveCapacity(32)
+        func add(_ key: SearchKey) {
+            if let i = returned.firstIndex(where: { $0.tag == key.tag }) { returned[i] = key } else { returned.append(key) }
+        }
+        for key in SearchKeys.supported(at: level) where query.allFields || key.isDefault(at: level) {
+            add(key)
+        }
+        for key in returnedKeys { add(key) }
 
         // Columns in tag order; the statement selects the stored ones.
         var columns: [SearchColumn] = []
@@ -219,39 +268,19 @@ struct SearchPlanner {
             pathIndex = Int32(selected.count - 1)
         }
 
-        // Start below the studies for a UID lookup there, or for another indexed lower-level key
-        // (Modality) when no indexed study key (PatientID, StudyDate, …) narrows the studies.
-        let startBelow = conditions.contains { $0.isUnique && $0.level != .study }
-            || (conditions.contains { $0.isIndexed && $0.level != .study } && !conditions.contains { $0.isIndexed && $0.level == .study })
-        let whereClause = SQLFragment.all(conditions.map(\.fragment))
-        let paging: [SQLValue] = [.integer(Int64(query.limit ?? -1)), .integer(Int64(query.offset))]
-
-        // One buffer of the final size (interpolations and appends reallocating as the text grew
-        // were a fifth of planning a search).
-        let from = Self.from(level, startAtStudies: !startBelow), order = Self.order(level)
-        var sql = ""
-        sql.reserveCapacity(selected.reduce(64) { $0 + $1.utf8.count + 2 } + from.utf8.count + order.utf8.count
-                            + (whereClause?.sql.utf8.count ?? 0))
-        sql += "SELECT "
-        for (i, column) in selected.enumerated() {
-            if i > 0 { sql += ", " }
-            sql += column
-        }
-        sql += " FROM "
-        sql += from
-        var bindings: [SQLValue] = []
-        if let whereClause {
+        var sql = "SELECT " + selected.joined(separator: ", ") + " FROM " + Self.from(level, startAtStudies: shape.startAtStudies)
+        if let filter = shape.filter {
             sql += " WHERE "
-            sql += whereClause.sql
-            bindings += whereClause.bindings
+            filter.write(to: &sql)
         }
-        sql += " ORDER BY "
-        sql += order
-        sql += " LIMIT ? OFFSET ?"
-        bindings += paging
+        sql += " ORDER BY " + Self.order(level) + " LIMIT ? OFFSET ?"
 
-        return SearchPlan(query: query, columns: columns, sql: sql, bindings: bindings, pathIndex: pathIndex,
-                          whereClause: whereClause, startAtStudies: !startBelow)
+        let template = SearchPlanTemplate(shape: shape, columns: columns, sql: sql, pathIndex: pathIndex)
+        Self.templates.withLock { templates in
+            if templates.count >= Self.templateLimit { templates.removeAll() }
+            templates.append(template)
+        }
+        return template
     }
 
     /// The key for `tag` at the query's level, or an error that lists the level's keys.

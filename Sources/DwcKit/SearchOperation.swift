@@ -142,9 +142,11 @@ public struct SearchOperation: Sendable {
                 return url
             }
         }
+        // Studies and series have none: the archive root is not encoded for them.
+        guard query.level == .instance else { return { _ in nil } }
         let fileURL = self.fileURL
         return { row in
-            guard row.level == .instance, let stored = row.storedPath else { return nil }
+            guard let stored = row.storedPath else { return nil }
             return fileURL(stored)
         }
     }
@@ -233,7 +235,7 @@ public struct SearchOperation: Sendable {
     func writeJSON(_ plan: SearchPlan, index: ArchiveIndex, write: ([UInt8]) -> Void) throws -> Int {
         let array = format == .json
         let pretty = array && self.pretty
-        let encoder = SearchResultJSON(columns: plan.columns, pretty: pretty, depth: array ? 1 : 0)
+        let encoder = SearchResultJSON(plan: plan, pretty: pretty, depth: array ? 1 : 0)
         var first = true
         var out: [UInt8] = []
         out.reserveCapacity(4096)

@@ -1,5 +1,5 @@
 import DicomCore
-import DicomIndex
+@testable import DicomIndex
 import Foundation
 import Testing
 
@@ -635,18 +635,20 @@ extension SearchTests {
                     #expect(String(decoding: member, as: UTF8.self) == writer.string)
                 }
             }
-            // Rows written straight from SQLite's bytes (what dwc search does) are the same bytes.
+            // Rows written straight from SQLite's bytes (what dwc search does), with the layout
+            // kept by the plan's template, are the same bytes.
             var query = SearchQuery(level: .instance)
             query.allFields = true
             let plan = try query.plan()
             for pretty in [false, true] {
                 for depth in [0, 1] {
-                    let encoder = SearchResultJSON(columns: plan.columns, pretty: pretty, depth: depth)
+                    let encoder = SearchResultJSON(plan: plan, pretty: pretty, depth: depth)
+                    let fresh = SearchResultJSON(columns: plan.columns, pretty: pretty, depth: depth)
                     var rows = 0
                     try t.index.searchRows(plan, retrieveURL: { $0.storedPath.map { "file:///r/" + $0 } }) { row in
                         var fromRow: [UInt8] = [], fromResult: [UInt8] = []
                         encoder.append(row, to: &fromRow)
-                        encoder.append(row.result, to: &fromResult)
+                        fresh.append(row.result, to: &fromResult)
                         #expect(fromRow == fromResult, "pretty: \(pretty), depth: \(depth)")
                         rows += 1
                     }
@@ -661,6 +663,64 @@ extension SearchTests {
                     "Alphabetic always, empty groups left out")
             #expect((object["00081030"] as? [String: Any])?["Value"] as? [String] == ["say \"hi\"\tthen\nnew line \u{01} é"])
             #expect((object["00200011"] as? [String: Any])?["Value"] as? [Int] == [-3])
+        }
+
+        @Test func quotedTextIsEscapedWhereverTheByteFalls() throws {
+            // The scan reads eight bytes at a time: an escaped byte at each position of a word,
+            // in the tail after the last whole word, and bytes at and around the bounds.
+            let specials: [UInt8] = [0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x01, 0x1F]
+            let plain: [UInt8] = [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F, 0xC3, 0xA9, 0x41]
+            for length in 0...19 {
+                for position in 0..<max(length, 1) {
+                    for special in specials + plain {
+                        var text = (0..<length).map { plain[$0 % plain.count] }
+                        if length > 0 { text[position] = special }
+                        // Whole UTF-8 sequences only: JSONWriter checks nothing but the caller must.
+                        text = text.map { $0 >= 0x80 ? 0x41 : $0 }
+                        var fast: [UInt8] = []
+                        text.withUnsafeBufferPointer { SearchResultJSON.appendQuoted($0, to: &fast) }
+                        var writer = JSONWriter()
+                        text.withUnsafeBufferPointer { writer.string(utf8: $0) }
+                        #expect(fast == writer.bytes, "length \(length), byte \(special) at \(position)")
+                    }
+                }
+            }
+            // Values split at each backslash, wherever it falls.
+            let joined = Array("abcdefghij\\k\\\\lmnopqrstuvwxyz0123\\".utf8)
+            var values: [String] = []
+            joined.withUnsafeBufferPointer { bytes in
+                SearchResultJSON.forEachValue(bytes, split: true, trimLeading: false) { values.append(String(decoding: $0, as: UTF8.self)) }
+            }
+            #expect(values == ["abcdefghij", "k", "", "lmnopqrstuvwxyz0123", ""])
+        }
+
+        @Test func plansOfOneShapeShareTheirStatementNotTheirValues() throws {
+            let t = try TestIndex([
+                TestInstance(study: "9.1", series: "9.1.1", sop: "9.1.1.1", ["PatientName": "Adams^Ann", "StudyDate": "20150305"]),
+                TestInstance(study: "9.2", series: "9.2.1", sop: "9.2.1.1", ["PatientName": "Baker^Bob", "StudyDate": "20190101"]),
+                TestInstance(study: "9.3", series: "9.3.1", sop: "9.3.1.1", ["PatientName": "Abbot^Al", "StudyDate": "20230101"]),
+            ])
+            func plan(_ keys: [String]) throws -> SearchPlan {
+                var query = SearchQuery(level: .study)
+                query.keys = try keys.map { try QueryKey(parsing: $0) }
+                return try query.plan()
+            }
+            let a = try plan(["PatientName=A*", "StudyDate=20150101-20201231"])
+            let b = try plan(["PatientName=B*", "StudyDate=20100101-20301231"])
+            #expect(a.sql == b.sql)
+            #expect(a.bindings != b.bindings)
+            #expect(a.template === b.template, "one template per shape")
+            // Another shape: an exact name, an open date range, another key returned.
+            #expect(try plan(["PatientName=Adams^Ann", "StudyDate=20150101-20201231"]).sql != a.sql)
+            #expect(try plan(["PatientName=A*", "StudyDate=20150101-"]).sql != a.sql)
+            let withField = try plan(["PatientName=A*", "StudyDate=20150101-20201231", "InstitutionName"])
+            #expect(withField.sql != a.sql)
+            #expect(withField.columns.contains { $0.keyword == "InstitutionName" })
+            #expect(!a.columns.contains { $0.keyword == "InstitutionName" })
+            // The same statement, run one after the other with each plan's values.
+            #expect(try t.uids(.study, ["PatientName=A*", "StudyDate=20150101-20201231"]) == ["9.1"])
+            #expect(try t.uids(.study, ["PatientName=B*", "StudyDate=20100101-20301231"]) == ["9.2"])
+            #expect(try t.uids(.study, ["PatientName=A*", "StudyDate=20100101-20301231"]) == ["9.1", "9.3"])
         }
 
         @Test func oneStatementPerSearch() throws {
