@@ -95,7 +95,7 @@ public final class ArchiveIndex {
             PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;
             PRAGMA cache_size=-65536; BEGIN
             """)
-        for statement in IndexSchema.tableStatements { try database.execute(statement) }
+        for statement in IndexSchema.createStatements { try database.execute(statement) }
         try insertMeta()
     }
 
@@ -116,12 +116,11 @@ public final class ArchiveIndex {
         }
     }
 
-    /// Completes a new index begun by startBuilding: the instances table gets its indexes, the
-    /// statistics are gathered, the file switches to WAL (as every index is), is synced and
-    /// renamed to its name. This object is closed afterwards.
+    /// Completes a new index begun by startBuilding: the statistics are gathered, the file
+    /// switches to WAL (as every index is), is synced and renamed to its name. This object is
+    /// closed afterwards.
     public func publish() throws {
         guard let build else { return }
-        try indexInstances()
         try database.execute("COMMIT")
         try optimize()
         try database.execute("PRAGMA journal_mode=WAL")
@@ -144,24 +143,6 @@ public final class ArchiveIndex {
         }
         IndexBuild.sync(directoryOf: build.finalPath)
         withExtendedLifetime(build.lock) {}
-    }
-
-    /// Gives the instances table of a new index its indexes: after the load, or as soon as a
-    /// file needs them.
-    private func indexInstances() throws {
-        guard build?.loaded != nil else { return }
-        for statement in IndexSchema.instanceIndexStatements { try database.execute(statement) }
-        build?.loaded = nil
-    }
-
-    /// While a new index loads without the indexes of its instances table: whether `path` is
-    /// recorded for the first time. A path recorded again makes the indexes at once (false: the
-    /// general path then finds its row).
-    private func isFirstRecordInLoad(_ path: String) throws -> Bool {
-        guard build?.loaded != nil else { return false }
-        if build?.loaded?.paths.insert(path).inserted == true { return true }
-        try indexInstances()
-        return false
     }
 
     /// WAL (readers never wait for the writer), and the pragmas of a writing connection.
@@ -264,24 +245,11 @@ public final class ArchiveIndex {
     /// The writer's statements, prepared once per connection: looking them up by their SQL text
     /// would hash kilobytes of text per instance.
     private final class WriterStatements {
-        let lookup, upsertStudy, upsertSeries, insertNewInstance, upsertFile, deleteFile: Statement
+        let lookup, upsertStudy, upsertSeries, upsertInstance, insertNewInstance, upsertFile, deleteFile: Statement
         let findByPath, deleteInstanceByPath, refreshSeries, deleteEmptySeries, refreshStudy, deleteEmptyStudy: Statement
         let addToSeries, studySOPClasses, refreshStudyAdded: Statement
 
-        private let database: SQLiteDatabase
-        private var upsertInstanceStatement: Statement?
-
-        /// Prepared when first needed: a new index has no UNIQUE index on the instances table
-        /// for its ON CONFLICT clause until its load is over.
-        func upsertInstance() throws -> Statement {
-            if let upsertInstanceStatement { return upsertInstanceStatement }
-            let made = try database.prepareUncached(ArchiveIndex.upsertSQL(.instance))
-            upsertInstanceStatement = made
-            return made
-        }
-
         init(_ db: SQLiteDatabase) throws {
-            database = db
             // One look-up finds both the instance this path held before and the row that already
             // has this SOP Instance UID (a duplicate, a moved file, or the same file again).
             lookup = try db.prepareUncached("""
@@ -290,6 +258,7 @@ public final class ArchiveIndex {
                 """)
             upsertStudy = try db.prepareUncached(ArchiveIndex.upsertSQL(.study))
             upsertSeries = try db.prepareUncached(ArchiveIndex.upsertSQL(.series))
+            upsertInstance = try db.prepareUncached(ArchiveIndex.upsertSQL(.instance))
             insertNewInstance = try db.prepareUncached(ArchiveIndex.insertOrIgnoreSQL(.instance))
             upsertFile = try db.prepareUncached("""
                 INSERT INTO files(path, size, mtime_ns, inode, etag, status, message) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -388,27 +357,10 @@ public final class ArchiveIndex {
                         touched: inout Touched) throws -> RecordOutcome {
         switch file {
         case .other(let path, let stamp, let status, let message):
-            if try !isFirstRecordInLoad(path) { try removeInstance(atPath: path, st: st, touched: &touched) }
+            try removeInstance(atPath: path, st: st, touched: &touched)
             try upsertFile(path: path, stamp: stamp, status: status, message: message, st: st)
             return .other
         case .instance(let record):
-            // A new index loading: the UIDs seen so far tell a duplicate from a new instance.
-            if try isFirstRecordInLoad(record.path) {
-                if let existing = build?.loaded?.sopUIDs[record.sopUID] {
-                    if isLive(existing) {
-                        try upsertFile(path: record.path, stamp: record.stamp, status: .duplicate,
-                                       message: "same SOPInstanceUID as \(existing)", st: st)
-                        return .duplicate(of: existing)
-                    }
-                    try indexInstances()  // the file it names is gone: the general path below moves it
-                } else {
-                    build?.loaded?.sopUIDs[record.sopUID] = record.path
-                    let (studyPK, seriesPK) = try parents(of: record, st: st, batch: &batch)
-                    _ = try insertInstance(st.insertNewInstance, record, seriesPK: seriesPK, ifNew: true)
-                    touched.added(series: seriesPK, study: studyPK, sopClass: record.sopClassUID)
-                    return .added
-                }
-            }
             // The usual case, a file new to the index, costs one INSERT OR IGNORE: it skips the
             // row only when the path or the SOP Instance UID is there already, and only then does
             // the look-up below find out whether the file changed, moved or is a duplicate (it was
@@ -448,7 +400,7 @@ public final class ArchiveIndex {
                 try st.deleteFile.run([.text(existing)])
             }
             if pathHeldOther { try removeInstance(atPath: record.path, st: st, touched: &touched) }
-            _ = try insertInstance(st.upsertInstance(), record, seriesPK: seriesPK, ifNew: false)
+            _ = try insertInstance(st.upsertInstance, record, seriesPK: seriesPK, ifNew: false)
             // The instance row is the file's record; a row of `files` from when this path held no
             // instance goes (an insert there per instance was a twentieth of a cold index).
             try st.deleteFile.run([.text(record.path)])

@@ -5,13 +5,12 @@ import Glibc
 /// A new index built in a private file and published complete (ArchiveIndex.startBuilding).
 ///
 /// Why: a first `dwc index` of an archive spent a third of its time on what an index that
-/// already exists needs and a new one does not. Every batch went through the WAL (written
+/// already exists needs and a new one does not: every batch went through the WAL (written
 /// there, copied into the index at the end, and the WAL then deleted, which on a file system
-/// mounted with `discard` waits for the device), and every instance row updated three indexes
-/// of the instances table. A new index is instead loaded in one transaction without a journal
-/// into a hidden file beside its final name, its instances table indexed once at the end (one
-/// sort per index), switched to WAL, synced and renamed into place. Until then there is no
-/// index to find, rather than a partial one.
+/// mounted with `discard` waits for the device). A new index is instead loaded in one
+/// transaction without a journal into a hidden file beside its final name, then switched to
+/// WAL, synced and renamed into place. Until then there is no index to find, rather than a
+/// partial one.
 ///
 /// Other dwc processes wait for the build: every creation of an index (this build, or an
 /// ArchiveIndex opened with `create` where there is none) holds the build lock, a hidden file
@@ -21,16 +20,6 @@ struct IndexBuild {
     let finalPath: String
     /// Held until the build is published or abandoned.
     let lock: BuildLock
-    /// While the instances table has no indexes: the SOP Instance UIDs loaded (with their
-    /// paths) and the paths recorded, which those indexes would otherwise check. nil once the
-    /// indexes are made (at the end, or when a file needs them: a path recorded twice, or the
-    /// UID of a file that is gone).
-    var loaded: LoadedKeys? = LoadedKeys()
-
-    struct LoadedKeys {
-        var sopUIDs: [String: String] = [:]
-        var paths = Set<String>()
-    }
 
     /// `path`'s directory and file name.
     static func split(_ path: String) -> (directory: String, name: String) {

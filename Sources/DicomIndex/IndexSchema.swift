@@ -74,19 +74,7 @@ enum IndexSchema {
     private static let seriesColumns = makeColumns(.series)
     private static let instanceColumns = makeColumns(.instance)
 
-    /// The indexes of the instances table: a new index gets them after its instances are loaded
-    /// (ArchiveIndex.startBuilding), one sort each instead of an insert per row and index.
-    static let instanceIndexStatements = [
-        "CREATE UNIQUE INDEX IF NOT EXISTS instances_uid ON instances(sop_uid)",
-        "CREATE UNIQUE INDEX IF NOT EXISTS instances_path ON instances(path)",
-        "CREATE INDEX IF NOT EXISTS instances_order ON instances(series_pk, instance_number IS NULL, instance_number, sop_uid)",
-    ]
-
-    /// Every table and index.
-    static var createStatements: [String] { tableStatements + instanceIndexStatements }
-
-    /// The tables, and the indexes of all but the instances table.
-    static var tableStatements: [String] {
+    static var createStatements: [String] {
         func list(_ level: QueryLevel) -> String { columns(for: level).map { "  \($0.name) \($0.type),\n" }.joined() }
         return [
             "CREATE TABLE IF NOT EXISTS dwc_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -138,6 +126,9 @@ enum IndexSchema {
               pixel_encapsulated INTEGER NOT NULL DEFAULT 0,
               frame_table BLOB)
             """,
+            "CREATE UNIQUE INDEX IF NOT EXISTS instances_uid ON instances(sop_uid)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS instances_path ON instances(path)",
+            "CREATE INDEX IF NOT EXISTS instances_order ON instances(series_pk, instance_number IS NULL, instance_number, sop_uid)",
             // Every file seen that is not an instance (not DICOM, failed, duplicate, DICOMDIR), so
             // unchanged files are skipped on the next run; instances are known by their rows.
             """

@@ -132,6 +132,9 @@ public struct IndexOperation: Sendable {
         // Batch k+1 is parsed on the worker threads while batch k is written, and the writer
         // joins them when done. The first batch is small: nothing overlaps its parsing, so the
         // writer should start soon.
+        // A build's batches are smaller: they are not transactions, and the last one, which
+        // the writer records with the other cores idle, is then short.
+        let batchSize = building ? min(self.batchSize, 128) : self.batchSize
         var current = feed.next(max: min(batchSize, 64)).map { BatchParse($0, jobs: jobs, loader: loader).finish() }
         while let parsedBatch = current {
             let next = feed.next(max: batchSize).map { BatchParse($0, jobs: jobs, loader: loader) }

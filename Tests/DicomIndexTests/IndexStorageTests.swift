@@ -202,8 +202,8 @@ import Testing
         #expect(try ArchiveIndex.startBuilding(at: path) == nil)
     }
 
-    /// A path recorded twice, or a UID whose first file is gone, needs the unique indexes: the
-    /// build makes them at once and records such files as an existing index would.
+    /// A path recorded twice, or a UID whose first file is gone, is recorded during a build as an
+    /// existing index records it.
     @Test func filesSeenTwiceTakeTheGeneralPath() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let builder = try #require(try ArchiveIndex.startBuilding(at: path))
