@@ -106,6 +106,8 @@ public final class ArchiveIndex {
 
     /// Set while this is a new index being built (startBuilding).
     private var build: IndexBuild?
+    /// The study and series rows a build wrote so far (record's BatchKeys for its transaction).
+    private var buildKeys: BatchKeys?
 
     deinit {
         // A build that was not published (an error ended the run) leaves nothing behind.
@@ -312,10 +314,12 @@ public final class ArchiveIndex {
             var touched = Touched()
             var outcomes: [RecordOutcome] = []
             outcomes.reserveCapacity(files.count)
-            var batch = BatchKeys()
+            // A build is one transaction: what it wrote holds for all its batches.
+            var batch = build != nil ? buildKeys.take() ?? BatchKeys() : BatchKeys()
             for file in files {
                 outcomes.append(try record(file, isLive: isLive, st: st, batch: &batch, touched: &touched))
             }
+            if build != nil { buildKeys = batch }
             try refreshAggregates(touched, st: st)
             return outcomes
         }
