@@ -248,6 +248,7 @@ public final class ArchiveIndex {
     /// would hash kilobytes of text per instance.
     private final class WriterStatements {
         let lookup, upsertStudy, upsertSeries, upsertInstance, insertNewInstance, upsertFile, deleteFile: Statement
+        let insertNewStudy, insertNewSeries: Statement
         let findByPath, deleteInstanceByPath, refreshSeries, deleteEmptySeries, refreshStudy, deleteEmptyStudy: Statement
         let addToSeries, studySOPClasses, refreshStudyAdded: Statement
 
@@ -260,6 +261,8 @@ public final class ArchiveIndex {
                 """)
             upsertStudy = try db.prepareUncached(ArchiveIndex.upsertSQL(.study))
             upsertSeries = try db.prepareUncached(ArchiveIndex.upsertSQL(.series))
+            insertNewStudy = try db.prepareUncached(ArchiveIndex.insertOrIgnoreSQL(.study))
+            insertNewSeries = try db.prepareUncached(ArchiveIndex.insertOrIgnoreSQL(.series))
             upsertInstance = try db.prepareUncached(ArchiveIndex.upsertSQL(.instance))
             insertNewInstance = try db.prepareUncached(ArchiveIndex.insertOrIgnoreSQL(.instance))
             upsertFile = try db.prepareUncached("""
@@ -419,14 +422,14 @@ public final class ArchiveIndex {
         if let written = batch.studies[record.studyUID], written.values == record.studyValues {
             studyPK = written.pk
         } else {
-            studyPK = try upsert(st.upsertStudy, record.studyValues, extra: [])
+            studyPK = try upsert(st.insertNewStudy, else: st.upsertStudy, record.studyValues, extra: [])
             batch.studies[record.studyUID] = (studyPK, record.studyValues)
         }
         let seriesPK: Int64
         if let written = batch.series[record.seriesUID], written.values == record.seriesValues {
             seriesPK = written.pk
         } else {
-            seriesPK = try upsert(st.upsertSeries, record.seriesValues, extra: [.integer(studyPK)])
+            seriesPK = try upsert(st.insertNewSeries, else: st.upsertSeries, record.seriesValues, extra: [.integer(studyPK)])
             batch.series[record.seriesUID] = (seriesPK, record.seriesValues)
         }
         return (studyPK, seriesPK)
@@ -473,8 +476,17 @@ public final class ArchiveIndex {
             + "ON CONFLICT(\(key)) DO UPDATE SET \(updates.joined(separator: ", "))" + (pk.map { " RETURNING \($0)" } ?? "")
     }
 
-    private func upsert(_ statement: Statement, _ values: ColumnValues, extra: [SQLValue]) throws -> Int64 {
-        try bind(statement, values, extra) {
+    /// A new row is a plain insert (`insert`, an INSERT OR IGNORE); only an existing one takes
+    /// the upsert (its RETURNING clause made every first write of a study or series cost 56 K
+    /// instructions instead of 33 K).
+    private func upsert(_ insert: Statement, else statement: Statement, _ values: ColumnValues, extra: [SQLValue]) throws -> Int64 {
+        let database = try writableDatabase()
+        let inserted = try bind(insert, values, extra) { () throws -> Bool in
+            while try insert.step() {}
+            return insert.changes > 0
+        }
+        if inserted { return database.lastInsertRowID }
+        return try bind(statement, values, extra) {
             guard try statement.step() else { throw database.error("upsert returned nothing") }
             let result = statement.int(0)
             statement.reset()

@@ -12,7 +12,14 @@ public final class SQLiteDatabase {
     private var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
 
+    /// Process-wide settings, made once before the first connection.
+    private static let configured: Bool = {
+        _ = dwc_sqlite3_disable_memory_statistics()
+        return true
+    }()
+
     public init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws {
+        _ = Self.configured
         self.path = path
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         var db: OpaquePointer?
