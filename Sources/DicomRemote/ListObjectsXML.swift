@@ -30,8 +30,8 @@ enum ListObjectsXML {
         page.isTruncated = element("IsTruncated", in: Substring(text)).map { decodeEntities($0) } == "true"
         page.nextContinuationToken = element("NextContinuationToken", in: Substring(text)).map { decodeEntities($0) }
         var rest = Substring(text)
-        while let open = rest.range(of: "<Contents>") {
-            guard let close = rest.range(of: "</Contents>", range: open.upperBound..<rest.endIndex) else {
+        while let open = rest.firstRange(of: "<Contents>") {
+            guard let close = rest[open.upperBound...].firstRange(of: "</Contents>") else {
                 throw Malformed(message: "unterminated <Contents>")
             }
             let body = rest[open.upperBound..<close.lowerBound]
@@ -57,9 +57,9 @@ enum ListObjectsXML {
     /// The text of the first `<name>…</name>` in `text` (first level is enough: the names read
     /// here do not nest inside each other). An empty element `<name/>` reads as "".
     private static func element(_ name: String, in text: Substring) -> Substring? {
-        if text.range(of: "<\(name)/>") != nil && text.range(of: "<\(name)>") == nil { return "" }
-        guard let open = text.range(of: "<\(name)>"),
-              let close = text.range(of: "</\(name)>", range: open.upperBound..<text.endIndex) else { return nil }
+        if text.firstRange(of: "<\(name)/>") != nil && text.firstRange(of: "<\(name)>") == nil { return "" }
+        guard let open = text.firstRange(of: "<\(name)>"),
+              let close = text[open.upperBound...].firstRange(of: "</\(name)>") else { return nil }
         return text[open.upperBound..<close.lowerBound]
     }
 

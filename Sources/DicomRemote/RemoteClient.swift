@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import Glibc
 import Synchronization
 
 /// Ranged GETs, streams and listings of remote objects over libcurl. Thread-safe: every call
@@ -150,7 +150,7 @@ public final class RemoteClient: Sendable {
             httpURL = base + canonicalURI + (canonicalQuery.isEmpty ? "" : "?" + canonicalQuery)
             if url.scheme == .s3, let credentials = options.credentials {
                 let signer = SigV4(credentials: credentials, region: options.region)
-                let date = Int64(Date().timeIntervalSince1970)
+                let date = Int64(time(nil))
                 for (name, value) in signer.headers(host: host, canonicalURI: canonicalURI, query: query, date: date) {
                     headers.append("\(name): \(value)")
                 }
@@ -385,7 +385,7 @@ public final class RemoteClient: Sendable {
     /// S3's (and GCS XML's) error code from an error answer's body, e.g. AccessDenied.
     private func s3ErrorCode(_ transfer: Transfer) -> String? {
         let text = String(decoding: transfer.body.prefix(4096), as: UTF8.self)
-        guard let open = text.range(of: "<Code>"), let close = text.range(of: "</Code>"),
+        guard let open = text.firstRange(of: "<Code>"), let close = text.firstRange(of: "</Code>"),
               open.upperBound <= close.lowerBound else { return nil }
         return String(text[open.upperBound..<close.lowerBound])
     }

@@ -37,7 +37,7 @@ public struct RemoteURL: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ string: String) throws(RemoteError) {
         func invalid(_ why: String) -> RemoteError { RemoteError(.invalidURL, url: string, message: why) }
-        guard let colon = string.range(of: "://"),
+        guard let colon = string.firstRange(of: "://"),
               let scheme = Scheme(rawValue: string[..<colon.lowerBound].lowercased()) else {
             throw invalid("not a URL (expected https://, http://, s3:// or gs://)")
         }

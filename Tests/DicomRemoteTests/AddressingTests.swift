@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import DicomRemote
 
@@ -50,6 +51,15 @@ import Testing
         #expect(anonymous.credentials == nil)
         #expect(anonymous.region == "us-east-1")
         #expect(RemoteOptions.fromEnvironment(["AWS_REGION": "ap-south-1", "AWS_DEFAULT_REGION": "x"]).region == "ap-south-1")
+    }
+
+    /// The process's own environment, read without Foundation: names end at the first `=`.
+    @Test func processEnvironmentReadsTheRealOne() {
+        setenv("DWC_TEST_ENDPOINT", "http://h:9/?a=b", 1)
+        defer { unsetenv("DWC_TEST_ENDPOINT") }
+        let environment = processEnvironment()
+        #expect(environment["DWC_TEST_ENDPOINT"] == "http://h:9/?a=b")
+        #expect(environment["PATH"] == String(cString: getenv("PATH")))
     }
 }
 
