@@ -24,7 +24,7 @@ public enum CodecLibraries {
 
     private static var charlsVersion: String {
         var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
-        charls_get_version_number(&major, &minor, &patch)
-        return "\(major).\(minor).\(patch)"
+        dwc_charls_version(&major, &minor, &patch)
+        return major == 0 ? "not loadable" : "\(major).\(minor).\(patch)"
     }
 }

@@ -14,20 +14,21 @@ public struct JPEGLSDecoder: PixelDecoder {
 
     public func decode(_ frame: [UInt8], description d: PixelDescription) throws -> DecodedFrame {
         guard frame.count >= 4 else { throw CodecError.corrupt("JPEG-LS frame of \(frame.count) bytes") }
-        guard let decoder = charls_jpegls_decoder_create() else {
-            throw CodecError.libraryError(library: Self.library, message: "cannot create a decoder")
+        guard let decoder = dwc_charls_decoder_create() else {
+            let reason = dwc_charls_load() == 0 ? "cannot create a decoder" : String(cString: dwc_charls_load_error())
+            throw CodecError.libraryError(library: Self.library, message: reason)
         }
-        defer { charls_jpegls_decoder_destroy(decoder) }
+        defer { dwc_charls_decoder_destroy(decoder) }
         func check(_ code: charls_jpegls_errc, _ what: String) throws {
             guard code == CHARLS_JPEGLS_ERRC_SUCCESS else {
-                throw CodecError.corrupt("\(Self.library) \(what): \(String(cString: charls_get_error_message(code)))")
+                throw CodecError.corrupt("\(Self.library) \(what): \(String(cString: dwc_charls_error_message(code)))")
             }
         }
         return try frame.withUnsafeBytes { source in
-            try check(charls_jpegls_decoder_set_source_buffer(decoder, source.baseAddress!, source.count), "source")
-            try check(charls_jpegls_decoder_read_header(decoder), "header")
+            try check(dwc_charls_decoder_set_source_buffer(decoder, source.baseAddress!, source.count), "source")
+            try check(dwc_charls_decoder_read_header(decoder), "header")
             var info = charls_frame_info()
-            try check(charls_jpegls_decoder_get_frame_info(decoder, &info), "frame info")
+            try check(dwc_charls_decoder_get_frame_info(decoder, &info), "frame info")
             guard Int(info.width) == d.columns, Int(info.height) == d.rows else {
                 throw CodecError.corrupt("JPEG-LS frame is \(info.width)×\(info.height), the description says \(d.columns)×\(d.rows)")
             }
@@ -39,17 +40,17 @@ public struct JPEGLSDecoder: PixelDecoder {
                 throw CodecError.corrupt("JPEG-LS bits per sample \(precision) with Bits Allocated \(d.bitsAllocated)")
             }
             var interleave = CHARLS_INTERLEAVE_MODE_NONE
-            try check(charls_jpegls_decoder_get_interleave_mode(decoder, &interleave), "interleave mode")
+            try check(dwc_charls_decoder_get_interleave_mode(decoder, &interleave), "interleave mode")
             let sourceBytes = precision <= 8 ? 1 : 2
             let expected = d.pixelCount * d.samplesPerPixel * sourceBytes
             var size = 0
-            try check(charls_jpegls_decoder_get_destination_size(decoder, 0, &size), "destination size")
+            try check(dwc_charls_decoder_get_destination_size(decoder, 0, &size), "destination size")
             guard size == expected else {
                 throw CodecError.corrupt("JPEG-LS decoded size \(size) differs from the \(expected) bytes expected")
             }
             var samples = [UInt8](repeating: 0, count: expected)
             try samples.withUnsafeMutableBytes { dst in
-                try check(charls_jpegls_decoder_decode_to_buffer(decoder, dst.baseAddress!, dst.count, 0), "decode")
+                try check(dwc_charls_decoder_decode_to_buffer(decoder, dst.baseAddress!, dst.count, 0), "decode")
             }
             var operations: [DecodeOperation] = []
             if d.samplesPerPixel > 1 && interleave == CHARLS_INTERLEAVE_MODE_NONE {

@@ -11,8 +11,17 @@ struct DwcCommand: ParsableCommand {
         abstract: "DICOMweb for the shell: index, search, retrieve and render DICOM files on disk.",
         discussion: "Data goes to stdout, messages to stderr prefixed E: W: I: D:.\n\nExit status:\n"
             + ExitStatus.allCases.map { "  \(String($0.rawValue).padding(3)) \($0.meaning)" }.joined(separator: "\n"),
-        version: versionText,
         subcommands: [IndexCommand.self, StoreCommand.self, SearchCommand.self, RetrieveFramesCommand.self, MetadataCommand.self, RetrieveCommand.self, RetrieveBulkDataCommand.self, RenderCommand.self, DumpCommand.self, BenchCommand.self])
+
+    // Not ArgumentParser's `version:`, which is computed at every start: asking each library its
+    // version loads CharLS (loaded on first use: about 3 M instructions of start-up).
+    @Flag(name: .long, help: "Show the version of dwc and of the libraries it uses.")
+    var version = false
+
+    func run() throws {
+        guard version else { throw CleanExit.helpRequest(self) }
+        Output.write(Self.versionText + "\n")
+    }
 
     static var versionText: String {
         var lines = ["dwc \(DwcKit.version)"]

@@ -1,1 +1,0 @@
-#include <charls/charls.h>
