@@ -138,10 +138,10 @@ public struct InstanceRecord: Sendable {
                         let i = found[column.slot]
                         switch column.match {
                         case .integer:
-                            values.append(i < 0 ? nil : integer(elements[i], bigEndian: bigEndian) ?? ds.int(column.tag))
+                            values.append(i < 0 ? nil : integer(elements.baseAddress! + i, bigEndian: bigEndian) ?? ds.int(column.tag))
                         case .personName, .time, .dateTime:
                             // Their search columns are derived from the text.
-                            guard i >= 0, let range = values.appendText({ appendJoinedText(elements[i], characterSet: characterSet, to: &$0) }) else {
+                            guard i >= 0, let range = values.appendText({ appendJoinedText(elements.baseAddress! + i, characterSet: characterSet, to: &$0) }) else {
                                 if i < 0 { values.appendNull() }
                                 for _ in 0..<IndexSchema.searchColumnCount(column.match) { values.appendNull() }
                                 continue
@@ -150,7 +150,7 @@ public struct InstanceRecord: Sendable {
                             if column.match == .dateTime {
                                 if timezoneOffset == nil {
                                     let z = found[plan.timezoneSlot]
-                                    timezoneOffset = .some(z < 0 ? nil : joinedText(elements[z], characterSet: characterSet))
+                                    timezoneOffset = .some(z < 0 ? nil : joinedText(elements.baseAddress! + z, characterSet: characterSet))
                                 }
                                 offset = timezoneOffset ?? nil
                             }
@@ -167,13 +167,13 @@ public struct InstanceRecord: Sendable {
                             for value in derived { values.append(value) }
                         default:
                             if column.tag == .sopClassUID {
-                                let text = (i < 0 ? nil : joinedText(elements[i], characterSet: characterSet))
+                                let text = (i < 0 ? nil : joinedText(elements.baseAddress! + i, characterSet: characterSet))
                                     ?? fileMeta.string(.mediaStorageSOPClassUID)
                                 columns.sopClass = text
                                 values.append(text)
                                 continue
                             }
-                            let range = i < 0 ? nil : values.appendText { appendJoinedText(elements[i], characterSet: characterSet, to: &$0) }
+                            let range = i < 0 ? nil : values.appendText { appendJoinedText(elements.baseAddress! + i, characterSet: characterSet, to: &$0) }
                             if i < 0 { values.appendNull() }
                             switch column.tag {
                             case .studyInstanceUID: columns.studyUID = range
@@ -195,7 +195,7 @@ public struct InstanceRecord: Sendable {
 
     /// The element's values as DataSet.strings gives them, joined by backslash; nil when it has
     /// none.
-    static func joinedText(_ element: DataElement, characterSet: SpecificCharacterSet) -> String? {
+    static func joinedText(_ element: UnsafePointer<DataElement>, characterSet: SpecificCharacterSet) -> String? {
         var out: [UInt8] = []
         guard appendJoinedText(element, characterSet: characterSet, to: &out) else { return nil }
         return String(decoding: out, as: UTF8.self)
@@ -203,10 +203,12 @@ public struct InstanceRecord: Sendable {
 
     /// Appends the element's values, joined by backslash, as UTF-8 to `out`; false (nothing
     /// appended) when it has none. The values are trimmed and joined on bytes in one pass,
-    /// without a String per value: ASCII (most) as it is, other text once decoded.
-    static func appendJoinedText(_ element: DataElement, characterSet: SpecificCharacterSet, to out: inout [UInt8]) -> Bool {
-        let vr = element.vr
-        guard vr.isString, let bytes = element.bytes, !bytes.isEmpty else { return false }
+    /// without a String per value: ASCII (most) as it is, other text once decoded. The element
+    /// is read where it lies in the data set's storage: a DataElement argument cost a copy and
+    /// its destruction per call.
+    static func appendJoinedText(_ element: UnsafePointer<DataElement>, characterSet: SpecificCharacterSet, to out: inout [UInt8]) -> Bool {
+        let vr = element.pointee.vr
+        guard vr.isString, let bytes = element.pointee.bytes, !bytes.isEmpty else { return false }
         let start = out.count
         // Possibly nothing appended: an element of only padding is stored as "".
         if bytes.withUnsafeBufferPointer({ appendSplit($0, vr: vr, below: 0x80, to: &out) }) { return true }
@@ -217,7 +219,7 @@ public struct InstanceRecord: Sendable {
         var text = characterSet.decode(bytes[...], vr: vr)
         if text.withUTF8({ appendSplit($0, vr: vr, below: 0xCC, to: &out) }) { return true }
         out.removeSubrange(start...)
-        guard let values = element.strings(characterSet: characterSet), !values.isEmpty else { return false }
+        guard let values = element.pointee.strings(characterSet: characterSet), !values.isEmpty else { return false }
         out.append(contentsOf: values.joined(separator: "\\").utf8)
         return true
     }
@@ -227,8 +229,18 @@ public struct InstanceRecord: Sendable {
     /// the first byte that is not below `limit` or is an escape (ESC starts an ISO 2022 code).
     private static func appendSplit(_ b: UnsafeBufferPointer<UInt8>, vr: VR, below limit: UInt8, to out: inout [UInt8]) -> Bool {
         let split = !vr.isSingleValuedText, trimLeading = vr == .AE || vr == .DS || vr == .IS
-        var from = 0
-        for i in 0 ..< b.count {
+        let n = b.count, raw = UnsafeRawPointer(b.baseAddress!)
+        var from = 0, i = 0
+        while i < n {
+            // Eight ASCII bytes at a time when none of them is an escape or a backslash to split
+            // at (most UIDs, names, codes): a third of the instructions of a byte loop.
+            if limit == 0x80, n - i >= 8 {
+                let word = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                if word & 0x8080_8080_8080_8080 == 0, !hasByte(word, 0x1B), !split || !hasByte(word, 0x5C) {
+                    i += 8
+                    continue
+                }
+            }
             let byte = b[i]
             if byte >= limit || byte == 0x1B { return false }
             if byte == UInt8(ascii: "\\"), split {
@@ -236,9 +248,17 @@ public struct InstanceRecord: Sendable {
                 out.append(UInt8(ascii: "\\"))
                 from = i + 1
             }
+            i += 1
         }
         appendTrimmed(b, from, b.count, trimLeading: trimLeading, to: &out)
         return true
+    }
+
+    /// Whether one of the eight bytes of `word` is `byte` (exact: the zero-byte test).
+    @inline(__always)
+    private static func hasByte(_ word: UInt64, _ byte: UInt8) -> Bool {
+        let x = word ^ (0x0101_0101_0101_0101 &* UInt64(byte))
+        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
     }
 
     @inline(__always)
@@ -252,9 +272,9 @@ public struct InstanceRecord: Sendable {
     /// The first value of a US element, or of an IS element that is one plain decimal number,
     /// read straight from its bytes; nil for anything else (DataSet.int decides then). The
     /// indexer reads several of these per file.
-    static func integer(_ element: DataElement, bigEndian: Bool) -> Int? {
-        guard let bytes = element.bytes else { return nil }
-        switch element.vr {
+    static func integer(_ element: UnsafePointer<DataElement>, bigEndian: Bool) -> Int? {
+        guard let bytes = element.pointee.bytes else { return nil }
+        switch element.pointee.vr {
         case .US:
             guard bytes.count >= 2 else { return nil }
             return bigEndian ? Int(bytes[0]) << 8 | Int(bytes[1]) : Int(bytes[1]) << 8 | Int(bytes[0])
