@@ -16,6 +16,9 @@ public struct ColumnValues: Sendable, Equatable {
     private(set) var values: [Value] = []
     private(set) var text: [UInt8] = []
 
+    /// No values, nothing reserved (a placeholder, to be replaced).
+    init() {}
+
     init(capacity: Int) {
         values.reserveCapacity(capacity)
         text.reserveCapacity(capacity * 16)
@@ -66,13 +69,23 @@ public struct ColumnValues: Sendable, Equatable {
     }
 
     /// A text value written by `body` into the buffer (nil when `body` returns false: NULL).
-    mutating func appendText(_ body: (inout [UInt8]) -> Bool) {
+    /// Returns where its bytes are (nil for NULL).
+    @discardableResult
+    mutating func appendText(_ body: (inout [UInt8]) -> Bool) -> Range<Int>? {
         let start = text.count
         if body(&text) {
             values.append(.text(start: start, count: text.count - start))
-        } else {
-            text.removeSubrange(start...)
-            values.append(.null)
+            return start ..< text.count
         }
+        if text.count > start { text.removeSubrange(start...) }
+        values.append(.null)
+        return nil
     }
+
+    /// The bytes of a text appended before (`appendText`'s range).
+    func withText<R>(_ range: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        text.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
+
+    func string(_ range: Range<Int>) -> String { withText(range) { String(decoding: $0, as: UTF8.self) } }
 }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The index's tables, generated from `QueryAttributes` (docs/index-schema.md describes them).
 enum IndexSchema {
     /// Bump when the layout of the fixed columns changes; the attribute list has its own signature.
@@ -17,30 +19,27 @@ enum IndexSchema {
         }
     }
 
+    /// How many search columns an attribute with this matching kind has.
+    static func searchColumnCount(_ match: MatchKind) -> Int {
+        switch match {
+        case .personName: return 4
+        case .time, .dateTime: return 1
+        default: return 0
+        }
+    }
+
     /// Values of the search columns of one attribute, in `searchColumns(for:)` order, from
     /// `cache` when the same text was normalised before. `timezoneOffset` is the data set's
     /// TimezoneOffsetFromUTC: date-times without an offset of their own are in that zone.
-    static func appendSearchValues(for match: MatchKind, text: String?, to values: inout ColumnValues,
-                                   cache: SearchValueCache?, timezoneOffset: String? = nil) {
-        switch match {
-        case .personName, .time, .dateTime: break
-        default: return
-        }
-        guard let text else {
-            for _ in 0..<(match == .personName ? 4 : 1) { values.appendNull() }
-            return
-        }
+    static func searchValues(for match: MatchKind, text: String, cache: SearchValueCache?, timezoneOffset: String? = nil) -> [SQLValue] {
         // A date-time in a data set with a TimezoneOffsetFromUTC (rare) is converted afresh: the
         // cache is keyed by text alone, which then does not say what it becomes.
         let cache = timezoneOffset == nil ? cache : nil
         let key = SearchValueCache.Key(match: match, text: text)
-        if let known = cache?.entries[key] {
-            for value in known { values.append(value) }
-            return
-        }
+        if let known = cache?.entries[key] { return known }
         let derived = searchValues(for: match, text: text, timezoneOffset: timezoneOffset)
         cache?.insert(key, derived)
-        for value in derived { values.append(value) }
+        return derived
     }
 
     private static func searchValues(for match: MatchKind, text: String, timezoneOffset: String?) -> [SQLValue] {
@@ -63,8 +62,6 @@ enum IndexSchema {
         case .instance: return instanceColumns
         }
     }
-
-    static func columnCount(_ level: QueryLevel) -> Int { columns(for: level).count }
 
     private static func makeColumns(_ level: QueryLevel) -> [(name: String, type: String)] {
         QueryAttributes.attributes(at: level).flatMap { [($0.column, sqlType($0.match))] + searchColumns(for: $0) }
@@ -159,8 +156,26 @@ public final class SearchValueCache {
 
     private(set) var entries: [Key: [SQLValue]] = [:]
     private let capacity: Int
+    /// The last text of each attribute slot (InstanceRecord's numbering) and its values: the
+    /// next file of a study mostly has the same, found by comparing bytes, without making a
+    /// String of them or hashing it.
+    private var recent: [(match: MatchKind, text: [UInt8], values: [SQLValue])?] = []
 
     public init(capacity: Int = 4096) { self.capacity = capacity }
+
+    /// The values remembered for slot `slot` when its last text was `text`.
+    func recentValues(slot: Int, match: MatchKind, text: UnsafeBufferPointer<UInt8>) -> [SQLValue]? {
+        guard slot < recent.count, let entry = recent[slot], entry.match == match, entry.text.count == text.count else { return nil }
+        let same = entry.text.withUnsafeBufferPointer { known in
+            known.isEmpty || memcmp(known.baseAddress!, text.baseAddress!, known.count) == 0
+        }
+        return same ? entry.values : nil
+    }
+
+    func remember(slot: Int, match: MatchKind, text: UnsafeBufferPointer<UInt8>, values: [SQLValue]) {
+        if slot >= recent.count { recent.append(contentsOf: repeatElement(nil, count: slot + 1 - recent.count)) }
+        recent[slot] = (match, Array(text), values)
+    }
 
     func insert(_ key: Key, _ value: [SQLValue]) {
         if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
