@@ -229,6 +229,10 @@ public final class ArchiveIndex {
     /// Every file the index has seen, for incremental runs.
     public func knownFiles() throws -> [String: KnownFile] {
         var result: [String: KnownFile] = [:]
+        // Sized first: growing it 13 times was a sixth of reading it.
+        let count = try database.prepare("SELECT (SELECT count(*) FROM files) + (SELECT count(*) FROM instances)")
+        if try count.step() { result.reserveCapacity(Int(count.int(0))) }
+        count.reset()
         // Instances are known by their own row; `files` holds the files that are not instances.
         let statement = try database.prepare("""
             SELECT path, size, mtime_ns, inode, status, etag FROM files

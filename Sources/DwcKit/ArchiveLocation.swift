@@ -22,8 +22,20 @@ public struct ArchiveLocation: Sendable {
         if RemoteAccess.isRemote(path) { return path }
         // On UTF-8 bytes: an index run calls this for every file, and Character counting and
         // prefix checks were a few percent of a re-run.
-        guard path.utf8.starts(with: rootPrefix.utf8) else { return path }
-        return String(Substring(path.utf8.dropFirst(rootPrefix.utf8.count)))
+        let prefix = rootPrefix.utf8.count
+        guard path.utf8.count > prefix, Self.bytes(of: path, startWith: rootPrefix) else { return path }
+        return String(Substring(path.utf8.dropFirst(prefix)))
+    }
+
+    /// A prefix test by memcmp on native strings (a generic `starts(with:)` over the UTF-8 view
+    /// walked it byte by byte: 1,500 instructions per file of a re-run).
+    private static func bytes(of text: String, startWith prefix: String) -> Bool {
+        let fast = text.utf8.withContiguousStorageIfAvailable { bytes in
+            prefix.utf8.withContiguousStorageIfAvailable { head in
+                head.count <= bytes.count && (head.isEmpty || memcmp(bytes.baseAddress!, head.baseAddress!, head.count) == 0)
+            }
+        }
+        return (fast ?? nil) ?? text.utf8.starts(with: prefix.utf8)
     }
 
     /// The absolute path of a stored path (a URL as it is).

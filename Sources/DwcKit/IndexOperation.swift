@@ -90,22 +90,10 @@ public struct IndexOperation: Sendable {
             throw DwcError(error)
         }
 
-        // A `dwc store` that died (killed, or a power cut) leaves its journal: its temporary files
-        // go, and files it renamed into place but did not record are recorded (the walk below
-        // would find those anyway; it never sees the hidden temporaries).
-        if fileList == nil, urls.isEmpty || !paths.isEmpty {
-            if let warning = try StoreOperation.recoverAbandonedStores(location: location, index: index).warning {
-                reporter.warning(warning)
-            }
-        }
-
-        // Compare with what the index has seen.
-        let known: [String: ArchiveIndex.KnownFile]
-        do { known = try index.knownFiles() } catch { throw DwcError(error) }
-
         // Discover on another thread, which hands new and changed files to the parsers as it
         // finds them: on a large tree the walk takes a tenth of a cold run, and the other core
-        // would wait for it. Given only URLs, the archive root is not walked.
+        // would wait for it. Given only URLs, the archive root is not walked. The walk starts
+        // while this thread reads what the index has seen (a fifth of an unchanged re-run).
         let local = urls.isEmpty || !paths.isEmpty || fileList != nil
         let roots = (paths.isEmpty ? [location.root] : paths).map(absolutePath)
         if local, fileList == nil {
@@ -116,13 +104,32 @@ public struct IndexOperation: Sendable {
         let feed = FileFeed()
         let discovery = Mutex<Discovery?>(nil)
         let walked = DispatchGroup()
+        let handoff = KnownFilesHandoff()
         walked.enter()
         DetachedThread.start { [self] in
-            let result = discover(local: local, roots: roots, known: known, into: feed, reporter: reporter)
+            let result = discover(local: local, roots: roots, known: handoff, into: feed, reporter: reporter)
             discovery.withLock { $0 = result }
             feed.finish()
             walked.leave()
         }
+
+        // A `dwc store` that died (killed, or a power cut) leaves its journal: its temporary files
+        // go, and files it renamed into place but did not record are recorded (the walk would
+        // find those anyway; it never sees the hidden temporaries). Then what the index has seen,
+        // to compare with.
+        let known: [String: ArchiveIndex.KnownFile]
+        do {
+            if fileList == nil, urls.isEmpty || !paths.isEmpty {
+                if let warning = try StoreOperation.recoverAbandonedStores(location: location, index: index).warning {
+                    reporter.warning(warning)
+                }
+            }
+            known = try index.knownFiles()
+        } catch {
+            handoff.set([:])  // the walk ends
+            throw DwcError(error)
+        }
+        handoff.set(known)
 
         // Parse in parallel, write each batch in one transaction.
         let loader = DicomFileLoader(stopBeforePixels: true)
@@ -220,11 +227,14 @@ public struct IndexOperation: Sendable {
 
     /// Walks the roots (or stats the --files-from list) and feeds every new or changed file to
     /// `feed`; unreadable paths are reported at once.
-    func discover(local: Bool, roots: [String], known: [String: ArchiveIndex.KnownFile], into feed: FileFeed,
+    func discover(local: Bool, roots: [String], known handoff: KnownFilesHandoff, into feed: FileFeed,
                   reporter: Reporter) -> Discovery {
         let start = monotonicSeconds()
         var result = Discovery()
-        func take(_ file: FoundFile) {
+        // Files found before the index's list arrived wait here.
+        var known: [String: ArchiveIndex.KnownFile]?
+        var waiting: [FoundFile] = []
+        func compare(_ file: FoundFile, with known: [String: ArchiveIndex.KnownFile]) {
             result.files += 1
             let stored = location.storedPath(forAbsolute: file.path)
             guard result.seen.insert(stored).inserted else { return }
@@ -235,6 +245,16 @@ public struct IndexOperation: Sendable {
             }
             feed.append(file, stored: stored)
         }
+        func take(_ file: FoundFile) {
+            if known == nil {
+                known = handoff.ifReady()
+                guard let known else { return waiting.append(file) }
+                for early in waiting { compare(early, with: known) }
+                waiting = []
+            }
+            compare(file, with: known!)
+        }
+
         if local, let fileList {
             for path in fileList {
                 if let file = statFile(absolutePath(path)) { take(file) } else {
@@ -246,6 +266,11 @@ public struct IndexOperation: Sendable {
             let problems = walker.walk(roots, found: take)
             for problem in problems { reporter.problem("\(problem.path): \(problem.message)") }
             result.problems += problems.count
+        }
+        // A walk that ended before the index's list arrived compares its files now.
+        if known == nil {
+            let known = handoff.wait()
+            for early in waiting { compare(early, with: known) }
         }
         result.seconds = monotonicSeconds() - start
         return result
@@ -288,5 +313,26 @@ extension String {
     init(format1 value: Double) {
         let tenths = Int((value * 10).rounded())
         self = "\(tenths / 10).\(abs(tenths % 10))"
+    }
+}
+
+/// What the index has seen, handed from the thread that reads it to the walk, which starts
+/// before it is read.
+final class KnownFilesHandoff: Sendable {
+    private let table = Mutex<[String: ArchiveIndex.KnownFile]?>(nil)
+    private let ready = DispatchSemaphore(value: 0)
+
+    func set(_ known: [String: ArchiveIndex.KnownFile]) {
+        table.withLock { $0 = known }
+        ready.signal()
+    }
+
+    /// The table if it was set, without waiting.
+    func ifReady() -> [String: ArchiveIndex.KnownFile]? { table.withLock { $0 } }
+
+    func wait() -> [String: ArchiveIndex.KnownFile] {
+        if let known = ifReady() { return known }
+        ready.wait()
+        return ifReady() ?? [:]
     }
 }
