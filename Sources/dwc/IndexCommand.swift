@@ -12,8 +12,10 @@ struct IndexCommand: ParsableCommand {
         Walks PATHs (default: the archive root), skipping hidden entries and the .dwc folder; files \
         are recognised by content, not extension. Only new and changed files (size, mtime, inode) \
         are read, and only their headers; files gone from the walked paths are forgotten. The index \
-        is <archive>/.dwc/index.sqlite unless --index. Ends with a summary line on stderr (or JSON \
-        on stdout with --summary-json). Exit status 0, or 22 when some files failed.
+        is <archive>/.dwc/index.sqlite unless --index; a new one is built in a hidden file beside \
+        it and appears when complete (after 100,000 files it grows in place). Ends with a summary \
+        line on stderr (or JSON on stdout with --summary-json). Exit status 0, or 22 when some \
+        files failed.
 
         URLs (https://, s3://bucket/prefix/, gs://bucket/prefix/, also from --urls-from) are \
         indexed too: s3 and gs prefixes are listed, each object's header is read with ranged GETs \
