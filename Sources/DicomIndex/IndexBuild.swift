@@ -60,7 +60,8 @@ struct IndexBuild {
         }
     }
 
-    /// Makes the file's data durable, then its name (the folder).
+    /// Makes the file's data durable (before it is renamed: a rename that survives a power cut
+    /// must not name a file whose pages did not).
     static func sync(file path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw IndexError(.database, path: path, "cannot open to sync: \(String(cString: strerror(errno)))") }
@@ -70,6 +71,7 @@ struct IndexBuild {
         }
     }
 
+    /// Makes the rename into `path`'s folder durable.
     static func sync(directoryOf path: String) {
         let fd = open(split(path).directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
